@@ -1,0 +1,1 @@
+"""amu-bot: the Telegram service desk of a municipal association."""

@@ -1,0 +1,60 @@
+"""Assembling the python-telegram-bot Application from the runtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import BaseRequest
+
+import handlers
+from bot.clock import Clock
+from bot.config import Settings
+from bot.context import AppContext, Runtime
+from bot.db import Database
+from bot.i18n import Translator
+from handlers.commands import publish
+
+AppType = Application[Any, AppContext, Any, Any, Any, Any]
+
+
+def build_runtime(settings: Settings, db: Database | None = None) -> Runtime:
+    """The runtime of a process: database, translations and clock from the settings."""
+    return Runtime(
+        settings=settings,
+        db=db or Database.from_url(settings.database_url),
+        translator=Translator(settings.tz),
+        clock=Clock(settings.tz),
+    )
+
+
+def build_application(
+    runtime: Runtime,
+    *,
+    request: BaseRequest | None = None,
+    updates_request: BaseRequest | None = None,
+    publish_commands: bool = True,
+) -> AppType:
+    """The Application with every handler registered; `request` lets tests record calls."""
+    builder = (
+        ApplicationBuilder()
+        .token(runtime.settings.token())
+        .base_url(runtime.settings.bot_api_url)
+        .base_file_url(runtime.settings.bot_api_url.removesuffix("/bot") + "/file/bot")
+        .context_types(ContextTypes(context=AppContext))
+        .defaults(Defaults(tzinfo=runtime.settings.tz))
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if updates_request is not None:
+        builder = builder.get_updates_request(updates_request)
+    if publish_commands:
+
+        async def post_init(app: AppType) -> None:
+            await publish(app, runtime.translator)
+
+        builder = builder.post_init(post_init)
+    app: AppType = builder.build()
+    app.bot_data["runtime"] = runtime
+    handlers.register(app, runtime.translator)
+    return app

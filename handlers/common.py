@@ -1,0 +1,106 @@
+"""Pieces every feature uses: the menu keyboard, button labels, safe replies."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot.context import AppContext
+from bot.i18n import N_, Tr, Translator
+from bot.services.identity import Caller
+from locales import LANGUAGES
+
+MENU_DUES = N_("menu.dues")
+MENU_HELP = N_("menu.help")
+MENU_SETTINGS = N_("menu.settings")
+MENU_REQUEST = N_("menu.request_access")
+LANGUAGE_NAMES = {"uk": N_("lang.uk"), "en": N_("lang.en")}
+MAX_MESSAGE = 4096  # Telegram's limit for one message text
+
+
+def esc(text: str) -> str:
+    """Escape text from people or the database for HTML parse mode."""
+    return html.escape(text, quote=False)
+
+
+def menu(tr: Tr, caller: Caller | None) -> ReplyKeyboardMarkup:
+    """The persistent menu: dues for linked people, an access request for strangers."""
+    first = tr.t(MENU_DUES) if caller and caller.link else tr.t(MENU_REQUEST)
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(first)], [KeyboardButton(tr.t(MENU_HELP)), KeyboardButton(tr.t(MENU_SETTINGS))]],
+        resize_keyboard=True,
+        is_persistent=True,
+    )
+
+
+def label_pattern(translator: Translator, msgid: str) -> re.Pattern[str]:
+    """Match a menu label in any language: a keyboard may outlive a language switch."""
+    labels = {translator(lang).t(msgid) for lang in LANGUAGES}
+    return re.compile("^(" + "|".join(re.escape(label) for label in sorted(labels)) + ")$")
+
+
+def inline(rows: Iterable[Iterable[tuple[str, str]]]) -> InlineKeyboardMarkup:
+    """An inline keyboard from rows of (label, callback data)."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
+
+
+def clip(text: str) -> str:
+    """Keep a message within Telegram's limit, cutting at a line break."""
+    if len(text) <= MAX_MESSAGE:
+        return text
+    cut = text.rfind("\n", 0, MAX_MESSAGE - 2)
+    return text[: cut if cut > 0 else MAX_MESSAGE - 2] + "\n…"
+
+
+async def reply(
+    update: Update, text: str, markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None
+) -> None:
+    """Answer in the update's chat in HTML."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    await chat.send_message(
+        clip(text), parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True
+    )
+
+
+async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Replace the message a button was pressed on, or send a new one for a command."""
+    query = update.callback_query
+    if query is None or query.message is None or not hasattr(query.message, "edit_text"):
+        await reply(update, text, markup)
+        return
+    try:
+        await query.message.edit_text(
+            clip(text), parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True
+        )
+    except BadRequest as exc:
+        # Pressing the same page twice changes nothing; Telegram says so as an error.
+        if "not modified" not in exc.message.lower():
+            raise
+
+
+async def answer(update: Update, text: str | None = None, *, alert: bool = False) -> None:
+    """Stop the button's spinner, optionally with a short notice."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=alert)
+
+
+def caller_of(context: AppContext) -> Caller:
+    """The caller the gate identified (every private update has one)."""
+    if context.caller is None:
+        raise RuntimeError("the access gate did not run for this update")
+    return context.caller

@@ -1,0 +1,66 @@
+"""/settings: the language the bot speaks (subscriptions and quiet hours will join it)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from telegram import BotCommandScopeChat, Update
+from telegram.error import TelegramError
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.context import AppContext
+from bot.services import identity
+from handlers.commands import commands_for
+from handlers.common import LANGUAGE_NAMES, answer, caller_of, inline, menu, reply, show
+from locales import LANGUAGES
+
+LANGUAGE = r"^set:lang:(uk|en)$"
+
+
+def _language_keyboard(context: AppContext) -> list[list[tuple[str, str]]]:
+    tr = context.tr
+    return [[(("✓ " if lang == tr.lang else "") + tr.t(LANGUAGE_NAMES[lang]), f"set:lang:{lang}") for lang in LANGUAGES]]
+
+
+async def show_settings(update: Update, context: AppContext) -> None:
+    """Show the current settings with buttons to change them."""
+    tr = context.tr
+    await reply(
+        update,
+        tr.t("settings.title", language=tr.t(LANGUAGE_NAMES[tr.lang])),
+        inline(_language_keyboard(context)),
+    )
+
+
+async def on_language(update: Update, context: AppContext) -> None:
+    """Switch the language, and the menu and command list with it."""
+    assert context.matches is not None  # noqa: S101 - set by the pattern
+    lang = context.matches[0].group(1)
+    caller = caller_of(context)
+    async with context.db.session() as session:
+        await identity.set_language(session=session, telegram_id=caller.telegram_id, language=lang)
+    context.caller = dataclasses.replace(caller, language=lang)
+    tr = context.tr
+    await answer(update, tr.t("settings.saved"))
+    await show(
+        update,
+        tr.t("settings.title", language=tr.t(LANGUAGE_NAMES[lang])),
+        inline(_language_keyboard(context)),
+    )
+    # A reply keyboard cannot be edited, only replaced by a new message.
+    await reply(update, tr.t("settings.language_set"), menu(tr, context.caller))
+    try:
+        await context.bot.set_my_commands(
+            commands_for(tr), scope=BotCommandScopeChat(caller.telegram_id)
+        )
+    except TelegramError:
+        pass  # the menu of commands is a convenience; the answer above already went out
+
+
+def handlers(menu_label: filters.BaseFilter) -> list[BaseHandler[Update, AppContext, None]]:
+    """The handlers of this feature."""
+    return [
+        CommandHandler("settings", show_settings, filters=filters.UpdateType.MESSAGE),
+        MessageHandler(filters.UpdateType.MESSAGE & menu_label, show_settings),
+        CallbackQueryHandler(on_language, pattern=LANGUAGE),
+    ]

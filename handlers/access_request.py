@@ -217,7 +217,9 @@ async def decide(update: Update, context: AppContext) -> None:
     name = decision.member_name_en if rt.lang == "en" else decision.member_name_uk
     text = rt.t(N_("access.you_approved") if approve else N_("access.you_denied"), name=esc(name))
     try:
-        await context.bot.send_message(decision.requester_id, text, parse_mode="HTML")
+        await context.bot.send_message(
+            decision.requester_id, text, parse_mode="HTML", reply_markup=menu(rt, approve)
+        )
     except TelegramError as exc:
         log.warning("could not tell %s about request %s: %s", decision.requester_id, request_id, exc)
 

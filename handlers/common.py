@@ -34,9 +34,10 @@ def esc(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def menu(tr: Tr, caller: Caller | None) -> ReplyKeyboardMarkup:
-    """The persistent menu: dues for linked people, an access request for strangers."""
-    first = tr.t(MENU_DUES) if caller and caller.link else tr.t(MENU_REQUEST)
+def menu(tr: Tr, caller: Caller | bool | None) -> ReplyKeyboardMarkup:
+    """The persistent menu: dues for linked people (or `True`), an access request for strangers."""
+    linked = caller if isinstance(caller, bool) else bool(caller and caller.link)
+    first = tr.t(MENU_DUES) if linked else tr.t(MENU_REQUEST)
     return ReplyKeyboardMarkup(
         [[KeyboardButton(first)], [KeyboardButton(tr.t(MENU_HELP)), KeyboardButton(tr.t(MENU_SETTINGS))]],
         resize_keyboard=True,

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import (
     AccessRequest,
@@ -469,8 +469,13 @@ async def decide_access_request(
         .values(status=status, decided_at=now, decided_by=staff_id)
     )
     if decided.rowcount != 1:  # type: ignore[attr-defined]
-        await session.rollback()
-        return Decision(DecisionOutcome.ALREADY_DECIDED, status=request.status, **details)
+        await session.rollback()  # expires `request`: read the winner's status afresh
+        current = (
+            await session.execute(
+                select(AccessRequest.status).where(AccessRequest.id == request_id)
+            )
+        ).scalar_one()
+        return Decision(DecisionOutcome.ALREADY_DECIDED, status=current, **details)
     if approve:
         if requester is None:
             session.add(TelegramUser(id=request.telegram_id, created_at=now, last_seen_at=now))

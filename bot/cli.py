@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -35,7 +36,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-import_app = typer.Typer(help="Import CSV files (UTF-8, header row; all or nothing).", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import CSV files (UTF-8, header row; all or nothing).", no_args_is_help=True
+)
 dues_app = typer.Typer(help="Membership dues.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports for staff.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -102,10 +105,18 @@ def _ready(settings: Settings, tr: Tr) -> None:
 
 @app.command()
 def run(
-    webhook_url: Annotated[str | None, typer.Option(help="Public HTTPS URL for webhook mode.")] = None,
-    listen: Annotated[str, typer.Option(help="Address the webhook server binds to.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the webhook server.")] = 8443,
-    secret_token: Annotated[str | None, typer.Option(help="Secret Telegram sends with each webhook call.")] = None,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Public HTTPS URL for webhook mode.")
+    ] = None,
+    listen: Annotated[
+        str, typer.Option(help="Address the webhook server binds to.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of the webhook server.")
+    ] = 8443,
+    secret_token: Annotated[
+        str | None, typer.Option(help="Secret Telegram sends with each webhook call.")
+    ] = None,
 ) -> None:
     """Run the bot: long polling, or a webhook server with --webhook-url."""
     from telegram import Update
@@ -129,12 +140,13 @@ def run(
             await runtime.db.dispose()  # the bot's own event loop opens fresh connections
 
     try:
-        asyncio.run(prepare())
+        revision = asyncio.run(prepare())
     except SchemaError as exc:
         raise _fail(tr.t("cli.schema_error", detail=str(exc))) from None
     except OSError as exc:
         raise _fail(tr.t("cli.db_unreachable", detail=str(exc))) from None
 
+    logging.getLogger(__name__).info("database schema at revision %s", revision)
     application = build_application(runtime)
 
     async def close_db(_: Any) -> None:
@@ -192,13 +204,19 @@ def _print_import(tr: Tr, path: Path, result: ImportResult) -> None:
         )
         return
     err.print(
-        tr.tn("cli.import_failed", "cli.import_failed.plural", len(result.problems), file=path.name),
+        tr.tn(
+            "cli.import_failed", "cli.import_failed.plural", len(result.problems), file=path.name
+        ),
         style="red",
         highlight=False,
     )
     for problem in result.problems:
         err.print(
-            tr.t("cli.import_problem", line=problem.line, reason=tr.t(problem.msgid, **problem.params)),
+            tr.t(
+                "cli.import_problem",
+                line=problem.line,
+                reason=tr.t(problem.msgid, **problem.params),
+            ),
             highlight=False,
             markup=False,
         )
@@ -210,10 +228,17 @@ def _do_import(kind: ImportKind, path: Path) -> None:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise _fail(tr.t("cli.cannot_read", file=str(path), detail=exc.strerror or str(exc))) from None
+        raise _fail(
+            tr.t("cli.cannot_read", file=str(path), detail=exc.strerror or str(exc))
+        ) from None
     _ready(settings, tr)
     clock = Clock(settings.tz)
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    ]
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task(path.name, total=None)
 
@@ -298,9 +323,14 @@ def invite(
     except LookupError:
         raise _fail(tr.t("cli.unknown_member", code=member_code)) from None
     for code in codes:
-        print(f"https://t.me/{username}?start={code}", flush=True)  # noqa: T201 - the output
+        print(f"https://t.me/{username}?start={code}", flush=True)
     expires = (clock.now() + timedelta(days=ttl_days)).astimezone(settings.tz)
-    err.print(tr.tn("cli.invites_issued", "cli.invites_issued.plural", count, expires=tr.datetime(expires)), highlight=False)
+    err.print(
+        tr.tn(
+            "cli.invites_issued", "cli.invites_issued.plural", count, expires=tr.datetime(expires)
+        ),
+        highlight=False,
+    )
 
 
 def _bot_username(settings: Settings, tr: Tr) -> str:
@@ -319,7 +349,9 @@ def _bot_username(settings: Settings, tr: Tr) -> str:
     try:
         return asyncio.run(ask())
     except (TelegramError, OSError) as exc:
-        raise _fail(tr.t("cli.get_me_failed", detail=str(exc).replace(token, "[REDACTED]"))) from None
+        raise _fail(
+            tr.t("cli.get_me_failed", detail=str(exc).replace(token, "[REDACTED]"))
+        ) from None
 
 
 def _amount_option(value: str | None, tr: Tr, name: str) -> int | None:
@@ -389,9 +421,15 @@ def dues_accrue(
             highlight=False,
         )
     if result.no_population:
-        err.print(tr.t("cli.accrue_no_population", codes=", ".join(result.no_population)), highlight=False)
+        err.print(
+            tr.t("cli.accrue_no_population", codes=", ".join(result.no_population)),
+            highlight=False,
+        )
     if result.not_yet_members:
-        out.print(tr.t("cli.accrue_not_members", codes=", ".join(result.not_yet_members)), highlight=False)
+        out.print(
+            tr.t("cli.accrue_not_members", codes=", ".join(result.not_yet_members)),
+            highlight=False,
+        )
 
 
 REPORT_COLUMNS = {
@@ -420,10 +458,44 @@ def _write_report(path: Path, report: dues.DuesReport, tr: Tr) -> None:
 
     rows: list[list[Any]] = []
     for r in report.rows:
-        rows.append(["member", r.region, r.code, r.name_uk, r.charged_kop, r.paid_kop, r.balance_kop, r.overdue_kop, pct(r.charged_kop, r.paid_kop)])
+        rows.append(
+            [
+                "member",
+                r.region,
+                r.code,
+                r.name_uk,
+                r.charged_kop,
+                r.paid_kop,
+                r.balance_kop,
+                r.overdue_kop,
+                pct(r.charged_kop, r.paid_kop),
+            ]
+        )
     for g in (*report.regions, report.total):
-        rows.append(["region" if g.region else "total", g.region or "", "", "", g.charged_kop, g.paid_kop, g.charged_kop - g.paid_kop, "", str(g.collected_pct)])
-    header = ["level", "region", "code", "name", "charged", "paid", "balance", "overdue", "collected_pct"]
+        rows.append(
+            [
+                "region" if g.region else "total",
+                g.region or "",
+                "",
+                "",
+                g.charged_kop,
+                g.paid_kop,
+                g.charged_kop - g.paid_kop,
+                "",
+                str(g.collected_pct),
+            ]
+        )
+    header = [
+        "level",
+        "region",
+        "code",
+        "name",
+        "charged",
+        "paid",
+        "balance",
+        "overdue",
+        "collected_pct",
+    ]
     money_cols = (4, 5, 6, 7)
     if path.suffix.lower() == ".csv":
         # utf-8-sig: Excel opens Cyrillic correctly only with the BOM.
@@ -431,7 +503,12 @@ def _write_report(path: Path, report: dues.DuesReport, tr: Tr) -> None:
             writer = csv.writer(fh)
             writer.writerow(header)
             for row in rows:
-                writer.writerow([f"{to_uah(v):.2f}" if i in money_cols and v != "" else v for i, v in enumerate(row)])
+                writer.writerow(
+                    [
+                        f"{to_uah(v):.2f}" if i in money_cols and v != "" else v
+                        for i, v in enumerate(row)
+                    ]
+                )
         return
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -446,7 +523,7 @@ def _write_report(path: Path, report: dues.DuesReport, tr: Tr) -> None:
     for row in rows:
         values = [to_uah(v) if i in money_cols and v != "" else v for i, v in enumerate(row)]
         values[8] = Decimal(values[8])
-        values[0] = tr.t(REPORT_LEVELS[values[0]])
+        values[0] = tr.t(REPORT_LEVELS[str(row[0])])
         ws.append(values)
     for col in "EFGH":
         for cell in ws[col][1:]:
@@ -457,9 +534,12 @@ def _write_report(path: Path, report: dues.DuesReport, tr: Tr) -> None:
 
 @report_app.command("dues")
 def report_dues(
-    year: Annotated[int | None, typer.Option(min=1990, max=2100, help="Default: the latest year with charges.")] = None,
+    year: Annotated[
+        int | None, typer.Option(min=1990, max=2100, help="Default: the latest year with charges.")
+    ] = None,
     out_file: Annotated[
-        Path | None, typer.Option("--out", help="Write to FILE.csv or FILE.xlsx instead of the screen.")
+        Path | None,
+        typer.Option("--out", help="Write to FILE.csv or FILE.xlsx instead of the screen."),
     ] = None,
 ) -> None:
     """Dues collected per council, per region and overall, in percent of what was charged."""
@@ -487,8 +567,12 @@ def report_dues(
         try:
             _write_report(out_file, report, tr)
         except OSError as exc:
-            raise _fail(tr.t("cli.cannot_write", file=str(out_file), detail=exc.strerror or str(exc))) from None
-        out.print(tr.t("cli.report_written", file=str(out_file), year=report.year), highlight=False)
+            raise _fail(
+                tr.t("cli.cannot_write", file=str(out_file), detail=exc.strerror or str(exc))
+            ) from None
+        out.print(
+            tr.t("cli.report_written", file=str(out_file), year=report.year), highlight=False
+        )
         return
     table = Table(title=tr.t("report.title", year=report.year))
     for h in ("region", "members", "charged", "paid", "collected_pct", "debtors"):

@@ -27,4 +27,4 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], translator: Transla
         + help.handlers(label(MENU_HELP))
         + fallback.handlers()  # must stay last
     )
-    app.add_error_handler(errors.on_error)  # type: ignore[arg-type]
+    app.add_error_handler(errors.on_error)

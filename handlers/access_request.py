@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from typing import Any
 
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
@@ -164,9 +165,16 @@ async def take_position(update: Update, context: AppContext) -> int:
             )
         except (Forbidden, TelegramError) as exc:
             # One unreachable staff member must not stop the others from hearing of it.
-            log.warning("could not notify staff %s of request %s: %s", contact.telegram_id, result.request_id, exc)
+            log.warning(
+                "could not notify staff %s of request %s: %s",
+                contact.telegram_id,
+                result.request_id,
+                exc,
+            )
     if not staff:
-        log.warning("access request %s filed, but no staff is configured (ADMIN_IDS)", result.request_id)
+        log.warning(
+            "access request %s filed, but no staff is configured (ADMIN_IDS)", result.request_id
+        )
     return ConversationHandler.END
 
 
@@ -221,10 +229,12 @@ async def decide(update: Update, context: AppContext) -> None:
             decision.requester_id, text, parse_mode="HTML", reply_markup=menu(rt, approve)
         )
     except TelegramError as exc:
-        log.warning("could not tell %s about request %s: %s", decision.requester_id, request_id, exc)
+        log.warning(
+            "could not tell %s about request %s: %s", decision.requester_id, request_id, exc
+        )
 
 
-def handlers(menu_label: filters.BaseFilter) -> list[BaseHandler[Update, AppContext, None]]:
+def handlers(menu_label: filters.BaseFilter) -> list[BaseHandler[Update, AppContext, Any]]:
     """The conversation and the staff decision buttons."""
     text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
     with warnings.catch_warnings():
@@ -236,7 +246,10 @@ def handlers(menu_label: filters.BaseFilter) -> list[BaseHandler[Update, AppCont
                 CallbackQueryHandler(begin, pattern=r"^acc:new$"),
             ],
             states={
-                SEARCH: [CallbackQueryHandler(choose, pattern=CHOOSE), MessageHandler(text, search)],
+                SEARCH: [
+                    CallbackQueryHandler(choose, pattern=CHOOSE),
+                    MessageHandler(text, search),
+                ],
                 NAME: [MessageHandler(text, take_name)],
                 POSITION: [MessageHandler(text, take_position)],
             },

@@ -22,7 +22,7 @@ def commands_for(tr: Tr) -> list[BotCommand]:
     return [BotCommand(name, tr.t(msgid)) for name, msgid in COMMANDS.items()]
 
 
-async def publish(app: Application, translator: Translator) -> None:  # type: ignore[type-arg]
+async def publish(app: Application, translator: Translator) -> None:
     """Set the command menu: Ukrainian by default, and one list per supported language."""
     await app.bot.set_my_commands(commands_for(translator(LANGUAGES[0])))
     for lang in LANGUAGES:

@@ -39,7 +39,10 @@ def menu(tr: Tr, caller: Caller | bool | None) -> ReplyKeyboardMarkup:
     linked = caller if isinstance(caller, bool) else bool(caller and caller.link)
     first = tr.t(MENU_DUES) if linked else tr.t(MENU_REQUEST)
     return ReplyKeyboardMarkup(
-        [[KeyboardButton(first)], [KeyboardButton(tr.t(MENU_HELP)), KeyboardButton(tr.t(MENU_SETTINGS))]],
+        [
+            [KeyboardButton(first)],
+            [KeyboardButton(tr.t(MENU_HELP)), KeyboardButton(tr.t(MENU_SETTINGS))],
+        ],
         resize_keyboard=True,
         is_persistent=True,
     )
@@ -86,7 +89,10 @@ async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
         return
     try:
         await query.message.edit_text(
-            clip(text), parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True
+            clip(text),
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            disable_web_page_preview=True,
         )
     except BadRequest as exc:
         # Pressing the same page twice changes nothing; Telegram says so as an error.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
@@ -135,7 +137,7 @@ async def on_history(update: Update, context: AppContext) -> None:
     await show(update, render.payments(context.tr, page), _history_keyboard(context, page))
 
 
-def handlers(menu_label: filters.BaseFilter) -> list[BaseHandler[Update, AppContext, None]]:
+def handlers(menu_label: filters.BaseFilter) -> list[BaseHandler[Update, AppContext, Any]]:
     """The handlers of this feature; `menu_label` matches the menu button in any language."""
     return [
         CommandHandler("dues", show_dues, filters=filters.UpdateType.MESSAGE),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
@@ -24,7 +26,7 @@ async def stale_button(update: Update, context: AppContext) -> None:
     await answer(update, context.tr.t("fallback.stale_button"), alert=True)
 
 
-def handlers() -> list[BaseHandler[Update, AppContext, None]]:
+def handlers() -> list[BaseHandler[Update, AppContext, Any]]:
     """Catch-alls; they must stay last."""
     return [
         MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, unknown_command),

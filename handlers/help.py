@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
@@ -26,7 +28,7 @@ async def cancel(update: Update, context: AppContext) -> None:
     await reply(update, context.tr.t("cancel.nothing"), menu(context.tr, context.caller))
 
 
-def handlers(menu_label: filters.BaseFilter) -> list[BaseHandler[Update, AppContext, None]]:
+def handlers(menu_label: filters.BaseFilter) -> list[BaseHandler[Update, AppContext, Any]]:
     """The handlers of this feature."""
     return [
         CommandHandler("help", show_help, filters=filters.UpdateType.MESSAGE),

@@ -40,7 +40,9 @@ def _charge(tr: Tr, line: ChargeLine) -> list[str]:
             rate=tr.rate(f.rate),
         )
         if f.minimum_applied and f.minimum_kop is not None:
-            formula = tr.t("dues.formula_minimum", formula=formula, minimum=tr.money(f.minimum_kop))
+            formula = tr.t(
+                "dues.formula_minimum", formula=formula, minimum=tr.money(f.minimum_kop)
+            )
         out.append(formula)
     out.append(tr.t("dues.due", date=tr.date(line.due_date)))
     if line.payments:
@@ -109,7 +111,12 @@ def payments(tr: Tr, page: PaymentPage) -> str:
     """One page of the payment history, newest first."""
     out = [
         tr.t("history.header", name=esc(page.member.name(tr.lang))),
-        tr.tn("history.count", "history.count.plural", page.total, amount=tr.money(page.total_paid_kop)),
+        tr.tn(
+            "history.count",
+            "history.count.plural",
+            page.total,
+            amount=tr.money(page.total_paid_kop),
+        ),
     ]
     if not page.items:
         return "\n".join([*out, "", tr.t("history.empty")])
@@ -126,7 +133,10 @@ def payments(tr: Tr, page: PaymentPage) -> str:
         if item.year is not None and item.kind is not None:
             out.append("    " + tr.t("history.purpose", kind=kind(tr, item.kind), year=item.year))
         for year, k, amount in item.settled:
-            out.append("    " + tr.t("history.settled", kind=kind(tr, k), year=year, amount=tr.money(amount)))
+            out.append(
+                "    "
+                + tr.t("history.settled", kind=kind(tr, k), year=year, amount=tr.money(amount))
+            )
         if item.unapplied_kop:
             out.append("    " + tr.t("history.credit", amount=tr.money(item.unapplied_kop)))
     if page.pages > 1:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from typing import Any
 
 from telegram import BotCommandScopeChat, Update
 from telegram.error import TelegramError
@@ -19,7 +21,12 @@ LANGUAGE = r"^set:lang:(uk|en)$"
 
 def _language_keyboard(context: AppContext) -> list[list[tuple[str, str]]]:
     tr = context.tr
-    return [[(("✓ " if lang == tr.lang else "") + tr.t(LANGUAGE_NAMES[lang]), f"set:lang:{lang}") for lang in LANGUAGES]]
+    return [
+        [
+            (("✓ " if lang == tr.lang else "") + tr.t(LANGUAGE_NAMES[lang]), f"set:lang:{lang}")
+            for lang in LANGUAGES
+        ]
+    ]
 
 
 async def show_settings(update: Update, context: AppContext) -> None:
@@ -49,15 +56,14 @@ async def on_language(update: Update, context: AppContext) -> None:
     )
     # A reply keyboard cannot be edited, only replaced by a new message.
     await reply(update, tr.t("settings.language_set"), menu(tr, context.caller))
-    try:
+    # The menu of commands is a convenience; the answer above already went out.
+    with contextlib.suppress(TelegramError):
         await context.bot.set_my_commands(
             commands_for(tr), scope=BotCommandScopeChat(caller.telegram_id)
         )
-    except TelegramError:
-        pass  # the menu of commands is a convenience; the answer above already went out
 
 
-def handlers(menu_label: filters.BaseFilter) -> list[BaseHandler[Update, AppContext, None]]:
+def handlers(menu_label: filters.BaseFilter) -> list[BaseHandler[Update, AppContext, Any]]:
     """The handlers of this feature."""
     return [
         CommandHandler("settings", show_settings, filters=filters.UpdateType.MESSAGE),

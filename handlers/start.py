@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, filters
@@ -44,7 +45,9 @@ async def start(update: Update, context: AppContext) -> None:
         if caller.link:
             text = tr.t(
                 "start.welcome_linked",
-                name=esc(caller.link.member_name_en if tr.lang == "en" else caller.link.member_name_uk),
+                name=esc(
+                    caller.link.member_name_en if tr.lang == "en" else caller.link.member_name_uk
+                ),
                 role=render.role(tr, caller.link.role),
             )
         else:
@@ -82,6 +85,6 @@ async def start(update: Update, context: AppContext) -> None:
     )
 
 
-def handlers() -> list[BaseHandler[Update, AppContext, None]]:
+def handlers() -> list[BaseHandler[Update, AppContext, Any]]:
     """The handlers of this feature."""
     return [CommandHandler("start", start, filters=filters.UpdateType.MESSAGE)]

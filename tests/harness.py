@@ -112,7 +112,12 @@ class RecordingRequest(BaseRequest):
         if not markup:
             return []
         data = json.loads(markup) if isinstance(markup, str) else markup
-        return [b["callback_data"] for row in data.get("inline_keyboard", []) for b in row if "callback_data" in b]
+        return [
+            b["callback_data"]
+            for row in data.get("inline_keyboard", [])
+            for b in row
+            if "callback_data" in b
+        ]
 
     def reset(self) -> None:
         """Forget what was recorded."""
@@ -129,7 +134,9 @@ class Harness:
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @classmethod
-    async def start(cls, db: Database, *, admin_ids: frozenset[int] = frozenset({ADMIN_ID})) -> Harness:
+    async def start(
+        cls, db: Database, *, admin_ids: frozenset[int] = frozenset({ADMIN_ID})
+    ) -> Harness:
         """Build and initialise the application."""
         settings = Settings(bot_token=TOKEN, admin_ids=admin_ids)  # type: ignore[arg-type]
         runtime = Runtime(
@@ -139,7 +146,9 @@ class Harness:
             clock=FixedClock(settings.tz),
         )
         request = RecordingRequest()
-        app = build_application(runtime, request=request, updates_request=request, publish_commands=False)
+        app = build_application(
+            runtime, request=request, updates_request=request, publish_commands=False
+        )
         await app.initialize()
         await app.start()  # the JobQueue runs conversation timeouts; no updater is started
         request.reset()  # getMe from initialize() is not what tests look at

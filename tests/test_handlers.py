@@ -22,7 +22,12 @@ NBSP = "\xa0"
 async def invite(db: Database, code: str, role: Role = Role.OFFICIAL, **kw: object) -> str:
     async with db.session() as session:
         invites = await identity.create_invites(
-            session=session, member_code=code, role=role, count=1, now=NOW, **kw  # type: ignore[arg-type]
+            session=session,
+            member_code=code,
+            role=role,
+            count=1,
+            now=NOW,
+            **kw,  # type: ignore[arg-type]
         )
     return invites[0].code
 
@@ -34,7 +39,9 @@ async def member_id(db: Database, code: str) -> int:
     return member.id
 
 
-async def link(h: Harness, db: Database, user: int, code: str, role: Role = Role.OFFICIAL, lang: str = "uk") -> None:
+async def link(
+    h: Harness, db: Database, user: int, code: str, role: Role = Role.OFFICIAL, lang: str = "uk"
+) -> None:
     await h.send(user, f"/start {await invite(db, code, role)}", lang=lang)
 
 
@@ -60,7 +67,9 @@ async def test_english_client_is_answered_in_english(harness: Harness) -> None:
     assert "Асоціації" in harness.request.texts()[-1]  # anything else: Ukrainian
 
 
-async def test_invite_links_and_dues_show_the_statement(examples: Database, harness: Harness) -> None:
+async def test_invite_links_and_dues_show_the_statement(
+    examples: Database, harness: Harness
+) -> None:
     await link(harness, examples, OLENA, KREMENCHUK)
     linked = harness.request.of("sendMessage")[-1]
     assert "Кременчуцька міська рада" in linked.params["text"]
@@ -108,7 +117,9 @@ async def test_same_in_english(examples: Database, harness: Harness) -> None:
     assert "overdue" in text
 
 
-async def test_language_switch_changes_menu_and_commands(examples: Database, harness: Harness) -> None:
+async def test_language_switch_changes_menu_and_commands(
+    examples: Database, harness: Harness
+) -> None:
     await link(harness, examples, OLENA, KREMENCHUK)
     await harness.send(OLENA, "/settings")
     assert harness.request.buttons() == ["set:lang:uk", "set:lang:en"]
@@ -130,7 +141,9 @@ async def test_stranger_never_sees_figures(examples: Database, harness: Harness)
     await harness.send(STRANGER, f"/dues {KREMENCHUK}")
     for data in (f"dues:y:{mid}:2025", f"dues:h:{mid}:0", f"dues:s:{mid}"):
         await harness.press(STRANGER, data)
-    everything = " ".join(harness.request.texts()) + " ".join(a or "" for a in harness.request.answers())
+    everything = " ".join(harness.request.texts()) + " ".join(
+        a or "" for a in harness.request.answers()
+    )
     assert "530" not in everything and "Кременчуцька" not in everything
     assert harness.request.answers() == ["Ці дані вам недоступні."] * 3
     assert not harness.request.of("editMessageText")
@@ -148,7 +161,9 @@ async def test_other_council_cannot_see_kremenchuk(examples: Database, harness: 
     assert "Кременчуцька" not in everything and "248" not in everything
 
 
-async def test_coordinator_sees_region_only_and_staff_sees_all(examples: Database, harness: Harness) -> None:
+async def test_coordinator_sees_region_only_and_staff_sees_all(
+    examples: Database, harness: Harness
+) -> None:
     await link(harness, examples, COORDINATOR, POLTAVA, Role.COORDINATOR)
     await harness.send(COORDINATOR, f"/dues {KREMENCHUK}")  # same oblast
     assert "Кременчуцька міська рада" in harness.request.texts()[-1]
@@ -162,9 +177,15 @@ async def test_coordinator_sees_region_only_and_staff_sees_all(examples: Databas
 
 @pytest.mark.parametrize(
     ("code", "expected"),
-    [("nosuchcode", "Не знаю такого запрошення"), ("bad!code", "Не знаю такого запрошення"), ("x" * 65, "Не знаю")],
+    [
+        ("nosuchcode", "Не знаю такого запрошення"),
+        ("bad!code", "Не знаю такого запрошення"),
+        ("x" * 65, "Не знаю"),
+    ],
 )
-async def test_bad_invite_codes(examples: Database, harness: Harness, code: str, expected: str) -> None:
+async def test_bad_invite_codes(
+    examples: Database, harness: Harness, code: str, expected: str
+) -> None:
     await harness.send(STRANGER, f"/start {code}")
     assert expected in harness.request.texts()[-1]
     await harness.send(STRANGER, "/dues")
@@ -198,7 +219,9 @@ async def test_access_request_approved_with_one_tap(examples: Database, harness:
     await harness.send(STRANGER, "Іван <Іваненко>")
     await harness.send(STRANGER, "бухгалтер")
     assert "надіслано секретаріату" in harness.request.texts(STRANGER)[-1]
-    staff_call = [c for c in harness.request.of("sendMessage") if c.params["chat_id"] == ADMIN_ID][-1]
+    staff_call = [c for c in harness.request.of("sendMessage") if c.params["chat_id"] == ADMIN_ID][
+        -1
+    ]
     assert "Іван &lt;Іваненко&gt;" in staff_call.params["text"]  # user input is escaped
     approve, deny = harness.request.buttons(staff_call)
 
@@ -223,7 +246,9 @@ async def test_access_request_denied_and_cancel(examples: Database, harness: Har
     await harness.press(STRANGER, harness.request.buttons()[0])
     await harness.send(STRANGER, "Марія Коваль")
     await harness.send(STRANGER, "секретар")
-    staff_call = [c for c in harness.request.of("sendMessage") if c.params["chat_id"] == ADMIN_ID][-1]
+    staff_call = [c for c in harness.request.of("sendMessage") if c.params["chat_id"] == ADMIN_ID][
+        -1
+    ]
     await harness.press(ADMIN_ID, harness.request.buttons(staff_call)[1])
     assert "відхилено" in harness.request.texts(STRANGER)[-1]
     await harness.send(STRANGER, "/dues")
@@ -239,7 +264,9 @@ async def test_group_chats_never_get_member_data(examples: Database, harness: Ha
     mid = await member_id(examples, KREMENCHUK)
     await harness.press(OLENA, f"dues:y:{mid}:2025", chat_id=-100123, chat_type="supergroup")
     texts = harness.request.texts()
-    assert texts == ["Про внески та реєстрації я розповідаю лише в особистому чаті. Напишіть мені напряму."]
+    assert texts == [
+        "Про внески та реєстрації я розповідаю лише в особистому чаті. Напишіть мені напряму."
+    ]
     assert not harness.request.of("editMessageText")
 
 
@@ -255,7 +282,9 @@ async def test_unknown_input_gets_a_localised_hint(harness: Harness) -> None:
     assert "не зрозумів" in harness.request.texts()[-1]
     await harness.press(STRANGER, "dues:y:1:99999")
     await harness.press(STRANGER, "⚠️" * 30)
-    assert harness.request.answers() == ["Ця кнопка вже не діє. Відкрийте розділ знову з меню."] * 2
+    assert (
+        harness.request.answers() == ["Ця кнопка вже не діє. Відкрийте розділ знову з меню."] * 2
+    )
     await harness.send(STRANGER, "/cancel")
     assert harness.request.texts()[-1] == "Немає чого скасовувати."
     await harness.send(STRANGER, "/help", lang="en")

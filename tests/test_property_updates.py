@@ -18,20 +18,53 @@ from tests.harness import Harness
 STRANGER, POLTAVA_OFFICIAL = 222, 333
 KREMENCHUK, POLTAVA = "04057287", "04050644"
 # Figures that exist only in Kremenchuk's ledger (2025 dues, 2024 dues, its balance, a reference).
-KREMENCHUK_SECRETS = ("248\xa0530", "248,530", "235\xa0675", "235,675", "297\xa0060", "297,060", "PN-2025-0062")
+KREMENCHUK_SECRETS = (
+    "248\xa0530",
+    "248,530",
+    "235\xa0675",
+    "235,675",
+    "297\xa0060",
+    "297,060",
+    "PN-2025-0062",
+)
 
 texts = st.one_of(
     st.text(max_size=60),
     st.text(min_size=4000, max_size=6000),
     st.sampled_from(
         [
-            "/start", "/dues", "/help", "/settings", "/cancel", "/admin", "/events",
-            f"/dues {KREMENCHUK}", "/dues 1", "/dues ' OR 1=1 --", "/start ' OR 1=1",
-            "💰 Внески", "💰 Dues", "🔑 Отримати доступ", "🔑 Request access", "⚙️ Налаштування",
-            "кременч", "Kremenchuk", "%", "_", "<b>", "</i>", "&amp;", "\x00", "/start " + "A" * 64,
+            "/start",
+            "/dues",
+            "/help",
+            "/settings",
+            "/cancel",
+            "/admin",
+            "/events",
+            f"/dues {KREMENCHUK}",
+            "/dues 1",
+            "/dues ' OR 1=1 --",
+            "/start ' OR 1=1",
+            "💰 Внески",
+            "💰 Dues",
+            "🔑 Отримати доступ",
+            "🔑 Request access",
+            "⚙️ Налаштування",
+            "кременч",
+            "Kremenchuk",
+            "%",
+            "_",
+            "<b>",
+            "</i>",
+            "&amp;",
+            "\x00",
+            "/start " + "A" * 64,
         ]
     ),
-    st.builds(lambda c, a: f"/{c} {a}", st.from_regex(r"[a-z_]{1,12}", fullmatch=True), st.text(max_size=30)),
+    st.builds(
+        lambda c, a: f"/{c} {a}",
+        st.from_regex(r"[a-z_]{1,12}", fullmatch=True),
+        st.text(max_size=30),
+    ),
 )
 # Forged ids aim at Kremenchuk ("{K}", filled in at run time), at other councils, at nothing.
 member_ids = st.one_of(st.just("{K}"), st.integers(0, 40), st.integers(0, 10**9))
@@ -92,7 +125,9 @@ async def test_random_updates_never_crash_or_leak(
         for kind, user, payload, chat_type, lang, edited in batch:
             chat_id = user if chat_type == "private" else -1_000_000 - user
             if kind == "text":
-                await harness.send(user, payload, lang=lang, chat_id=chat_id, chat_type=chat_type, edited=edited)
+                await harness.send(
+                    user, payload, lang=lang, chat_id=chat_id, chat_type=chat_type, edited=edited
+                )
             else:
                 data = payload.replace("{K}", str(kremenchuk.id))
                 await harness.press(user, data, lang=lang, chat_id=chat_id, chat_type=chat_type)
@@ -102,7 +137,6 @@ async def test_random_updates_never_crash_or_leak(
         text = str(call.params.get("text", ""))
         assert not any(secret in text for secret in KREMENCHUK_SECRETS), (call.method, text[:300])
         assert len(text) <= 4096
-        if call.method in ("sendMessage", "editMessageText"):
-            # Nothing but the "write to me privately" notice goes to a group.
-            if int(call.params["chat_id"]) < 0:
-                assert "особистому чаті" in text or "private chat" in text
+        # Nothing but the "write to me privately" notice goes to a group.
+        if call.method in ("sendMessage", "editMessageText") and int(call.params["chat_id"]) < 0:
+            assert "особистому чаті" in text or "private chat" in text

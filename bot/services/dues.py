@@ -7,12 +7,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot.money import per_capita_kop
 from models import KIND_ORDER, Charge, ChargeKind, Member, Payment
+
+
+def _untyped(row: Any) -> Any:
+    """A result row for a dataclass; SQLModel types primary keys `int | None` even when read."""
+    return row
 
 
 class MemberNotFound(LookupError):
@@ -221,45 +228,49 @@ def _formula(c: ChargeRow) -> Formula | None:
 async def _member_info(session: AsyncSession, member_id: int) -> MemberInfo:
     row = (
         await session.execute(
-            select(Member.id, Member.code, Member.name_uk, Member.name_en, Member.region).where(
-                Member.id == member_id
-            )
+            select(
+                col(Member.id),
+                col(Member.code),
+                col(Member.name_uk),
+                col(Member.name_en),
+                col(Member.region),
+            ).where(col(Member.id) == member_id)
         )
     ).one_or_none()
     if row is None:
         raise MemberNotFound(member_id)
-    return MemberInfo(*row)
+    return MemberInfo(*_untyped(row))
 
 
 async def _ledger(
     session: AsyncSession, member_id: int
 ) -> tuple[list[ChargeRow], list[PaymentRow]]:
     charges = [
-        ChargeRow(*row)
+        ChargeRow(*_untyped(row))
         for row in await session.execute(
             select(
-                Charge.id,
-                Charge.year,
-                Charge.kind,
-                Charge.amount_kop,
-                Charge.due_date,
-                Charge.formula_population,
-                Charge.formula_rate,
-                Charge.formula_min_kop,
-            ).where(Charge.member_id == member_id)
+                col(Charge.id),
+                col(Charge.year),
+                col(Charge.kind),
+                col(Charge.amount_kop),
+                col(Charge.due_date),
+                col(Charge.formula_population),
+                col(Charge.formula_rate),
+                col(Charge.formula_min_kop),
+            ).where(col(Charge.member_id) == member_id)
         )
     ]
     payments = [
-        PaymentRow(*row)
+        PaymentRow(*_untyped(row))
         for row in await session.execute(
             select(
-                Payment.id,
-                Payment.amount_kop,
-                Payment.paid_on,
-                Payment.reference,
-                Payment.year,
-                Payment.kind,
-            ).where(Payment.member_id == member_id)
+                col(Payment.id),
+                col(Payment.amount_kop),
+                col(Payment.paid_on),
+                col(Payment.reference),
+                col(Payment.year),
+                col(Payment.kind),
+            ).where(col(Payment.member_id) == member_id)
         )
     ]
     return charges, payments
@@ -308,7 +319,11 @@ async def statement(
 
     if year is None:
         shown = [years.get(today.year, YearStatement(today.year, ()))]
-        shown += [years[y] for y in sorted(years, reverse=True) if y < today.year and years[y].balance_kop]
+        shown += [
+            years[y]
+            for y in sorted(years, reverse=True)
+            if y < today.year and years[y].balance_kop
+        ]
     else:
         shown = [years.get(year, YearStatement(year, ()))]
     all_years = tuple(sorted(set(years) | {today.year}))
@@ -392,7 +407,9 @@ class AccrualResult:
 
     created: int = 0
     unchanged: int = 0
-    differing: list[tuple[str, str, int, int]] = field(default_factory=list)  # code, kind, old, new
+    differing: list[tuple[str, str, int, int]] = field(
+        default_factory=list
+    )  # code, kind, old, new
     no_population: list[str] = field(default_factory=list)
     not_yet_members: list[str] = field(default_factory=list)
 
@@ -408,10 +425,10 @@ async def accrue(
 ) -> AccrualResult:
     """Create the year's membership (and Fund) charges from population; re-running is a no-op."""
     result = AccrualResult()
-    members = (await session.execute(select(Member).order_by(Member.code))).scalars().all()
+    members = (await session.execute(select(Member).order_by(col(Member.code)))).scalars().all()
     existing = {
         (c.member_id, c.kind): c
-        for c in (await session.execute(select(Charge).where(Charge.year == year))).scalars()
+        for c in (await session.execute(select(Charge).where(col(Charge.year) == year))).scalars()
     }
     plan: list[tuple[str, Decimal, int | None]] = [(ChargeKind.MEMBERSHIP, rate, minimum_kop)]
     if fund_rate is not None:
@@ -495,37 +512,43 @@ class DuesReport:
 
 async def charge_years(*, session: AsyncSession) -> list[int]:
     """Every year that has charges, ascending."""
-    return list((await session.execute(select(Charge.year).distinct().order_by(Charge.year))).scalars())
+    return list(
+        (
+            await session.execute(select(col(Charge.year)).distinct().order_by(col(Charge.year)))
+        ).scalars()
+    )
 
 
 async def dues_report(*, session: AsyncSession, year: int, today: date) -> DuesReport:
     """How much of the year's dues each council, each region and the association collected."""
-    members = (await session.execute(select(Member).order_by(Member.region, Member.code))).scalars()
+    members = (
+        await session.execute(select(Member).order_by(col(Member.region), col(Member.code)))
+    ).scalars()
     charges: dict[int, list[ChargeRow]] = defaultdict(list)
-    for row in await session.execute(
+    for charge in await session.execute(
         select(
-            Charge.member_id,
-            Charge.id,
-            Charge.year,
-            Charge.kind,
-            Charge.amount_kop,
-            Charge.due_date,
+            col(Charge.member_id),
+            col(Charge.id),
+            col(Charge.year),
+            col(Charge.kind),
+            col(Charge.amount_kop),
+            col(Charge.due_date),
         )
     ):
-        charges[row[0]].append(ChargeRow(*row[1:]))
+        charges[charge[0]].append(ChargeRow(*_untyped(charge[1:])))
     payments: dict[int, list[PaymentRow]] = defaultdict(list)
-    for row in await session.execute(
+    for payment in await session.execute(
         select(
-            Payment.member_id,
-            Payment.id,
-            Payment.amount_kop,
-            Payment.paid_on,
-            Payment.reference,
-            Payment.year,
-            Payment.kind,
+            col(Payment.member_id),
+            col(Payment.id),
+            col(Payment.amount_kop),
+            col(Payment.paid_on),
+            col(Payment.reference),
+            col(Payment.year),
+            col(Payment.kind),
         )
     ):
-        payments[row[0]].append(PaymentRow(*row[1:]))
+        payments[payment[0]].append(PaymentRow(*_untyped(payment[1:])))
 
     rows = []
     for m in members:
@@ -540,11 +563,11 @@ async def dues_report(*, session: AsyncSession, year: int, today: date) -> DuesR
                 paid[a.charge_id] += a.amount_kop
         charged = sum(c.amount_kop for c in year_charges)
         paid_total = sum(paid.values())
-        overdue = sum(
-            c.amount_kop - paid[c.id] for c in year_charges if c.due_date < today
-        )
+        overdue = sum(c.amount_kop - paid[c.id] for c in year_charges if c.due_date < today)
         rows.append(
-            ReportRow(m.code, m.name_uk, m.region, charged, paid_total, charged - paid_total, overdue)
+            ReportRow(
+                m.code, m.name_uk, m.region, charged, paid_total, charged - paid_total, overdue
+            )
         )
 
     def total(region: str | None, group: list[ReportRow]) -> RegionTotal:

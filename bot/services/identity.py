@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models import (
     AccessRequest,
@@ -29,6 +30,11 @@ DEFAULT_LANGUAGE = "uk"
 SEEN_RESOLUTION = timedelta(hours=1)
 INVITE_TTL = timedelta(days=14)
 MAX_NAME = 200
+
+
+def _untyped(row: Any) -> Any:
+    """A result row for a dataclass; SQLModel types primary keys `int | None` even when read."""
+    return row
 
 
 def pick_language(chosen: str | None, telegram_code: str | None) -> str:
@@ -101,20 +107,20 @@ async def _link(session: AsyncSession, telegram_id: int) -> Link | None:
     row = (
         await session.execute(
             select(
-                Official.id,
-                Official.member_id,
-                Member.code,
-                Member.name_uk,
-                Member.name_en,
-                Member.region,
-                Official.role,
-                Official.full_name,
+                col(Official.id),
+                col(Official.member_id),
+                col(Member.code),
+                col(Member.name_uk),
+                col(Member.name_en),
+                col(Member.region),
+                col(Official.role),
+                col(Official.full_name),
             )
-            .join(Member, Member.id == Official.member_id)
-            .where(Official.telegram_id == telegram_id, Official.active)
+            .join(Member, col(Member.id) == col(Official.member_id))
+            .where(col(Official.telegram_id) == telegram_id, col(Official.active))
         )
     ).one_or_none()
-    return Link(*row) if row else None
+    return Link(*_untyped(row)) if row else None
 
 
 async def identify(
@@ -170,20 +176,22 @@ async def set_language(*, session: AsyncSession, telegram_id: int, language: str
     if language not in LANGUAGES:
         raise ValueError(f"unsupported language {language!r}")
     await session.execute(
-        update(TelegramUser).where(TelegramUser.id == telegram_id).values(language=language)
+        update(TelegramUser).where(col(TelegramUser.id) == telegram_id).values(language=language)
     )
     await session.commit()
 
 
 async def member_by_code(*, session: AsyncSession, code: str) -> Member | None:
     """The council with this EDRPOU code."""
-    return (await session.execute(select(Member).where(Member.code == code.strip()))).scalar_one_or_none()
+    return (
+        await session.execute(select(Member).where(col(Member.code) == code.strip()))
+    ).scalar_one_or_none()
 
 
 async def member_region(*, session: AsyncSession, member_id: int) -> str | None:
     """The region of a council, for access checks; None if there is no such council."""
     return (
-        await session.execute(select(Member.region).where(Member.id == member_id))
+        await session.execute(select(col(Member.region)).where(col(Member.id) == member_id))
     ).scalar_one_or_none()
 
 
@@ -247,7 +255,7 @@ async def _attach(
 ) -> None:
     """Link a Telegram account to a council, reusing the roster entry with the same name."""
     current = (
-        await session.execute(select(Official).where(Official.telegram_id == telegram_id))
+        await session.execute(select(Official).where(col(Official.telegram_id) == telegram_id))
     ).scalar_one_or_none()
     if current is not None:
         current.member_id = member_id
@@ -261,7 +269,8 @@ async def _attach(
     roster = (
         await session.execute(
             select(Official).where(
-                Official.member_id == member_id, Official.telegram_id.is_(None)  # type: ignore[union-attr]
+                col(Official.member_id) == member_id,
+                col(Official.telegram_id).is_(None),
             )
         )
     ).scalars()
@@ -289,13 +298,13 @@ async def redeem_invite(
 ) -> Redeemed:
     """Use an invite code: link the account, or say why not (unknown, used, expired)."""
     invite = (
-        await session.execute(select(Invite).where(Invite.code == code))
+        await session.execute(select(Invite).where(col(Invite.code) == code))
     ).scalar_one_or_none()
     if invite is None:
         return Redeemed(InviteOutcome.UNKNOWN)
     member = await session.get(Member, invite.member_id)
     assert member is not None  # noqa: S101 - foreign key
-    names = {"member_name_uk": member.name_uk, "member_name_en": member.name_en}
+    names: dict[str, Any] = {"member_name_uk": member.name_uk, "member_name_en": member.name_en}
     if invite.used_at is not None:
         link = await _link(session, profile.telegram_id)
         if invite.used_by == profile.telegram_id and link and link.member_id == member.id:
@@ -306,7 +315,7 @@ async def redeem_invite(
     # One statement claims the code, so two people racing for it cannot both win.
     claimed = await session.execute(
         update(Invite)
-        .where(Invite.id == invite.id, Invite.used_at.is_(None))  # type: ignore[union-attr]
+        .where(col(Invite.id) == invite.id, col(Invite.used_at).is_(None))
         .values(used_at=now, used_by=profile.telegram_id)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
@@ -350,12 +359,12 @@ async def find_members(*, session: AsyncSession, query: str, limit: int = 8) -> 
         return []
     escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     rows = await session.execute(
-        select(Member.id, Member.name_uk, Member.name_en, Member.region)
-        .where(Member.search_name.like(f"%{escaped}%", escape="\\"))  # type: ignore[attr-defined]
-        .order_by(Member.name_uk)
+        select(col(Member.id), col(Member.name_uk), col(Member.name_en), col(Member.region))
+        .where(col(Member.search_name).like(f"%{escaped}%", escape="\\"))
+        .order_by(col(Member.name_uk))
         .limit(limit)
     )
-    return [MemberMatch(*row) for row in rows]
+    return [MemberMatch(*_untyped(row)) for row in rows]
 
 
 class RequestOutcome(StrEnum):
@@ -391,16 +400,16 @@ async def request_access(
     member = await session.get(Member, member_id)
     if member is None:
         return RequestResult(RequestOutcome.NO_MEMBER)
-    names = {"member_name_uk": member.name_uk, "member_name_en": member.name_en}
+    names: dict[str, Any] = {"member_name_uk": member.name_uk, "member_name_en": member.name_en}
     link = await _link(session, telegram_id)
     if link is not None and link.member_id == member_id:
         return RequestResult(RequestOutcome.ALREADY_LINKED, **names)
     pending = (
         await session.execute(
-            select(AccessRequest.id).where(
-                AccessRequest.telegram_id == telegram_id,
-                AccessRequest.member_id == member_id,
-                AccessRequest.status == RequestStatus.PENDING,
+            select(col(AccessRequest.id)).where(
+                col(AccessRequest.telegram_id) == telegram_id,
+                col(AccessRequest.member_id) == member_id,
+                col(AccessRequest.status) == RequestStatus.PENDING,
             )
         )
     ).scalar_one_or_none()
@@ -415,9 +424,7 @@ async def request_access(
     )
     session.add(request)
     await session.commit()
-    return RequestResult(
-        RequestOutcome.CREATED, request.id or 0, region=member.region, **names
-    )
+    return RequestResult(RequestOutcome.CREATED, request.id or 0, region=member.region, **names)
 
 
 class DecisionOutcome(StrEnum):
@@ -465,14 +472,16 @@ async def decide_access_request(
     status = RequestStatus.APPROVED if approve else RequestStatus.DENIED
     decided = await session.execute(
         update(AccessRequest)
-        .where(AccessRequest.id == request_id, AccessRequest.status == RequestStatus.PENDING)
+        .where(
+            col(AccessRequest.id) == request_id, col(AccessRequest.status) == RequestStatus.PENDING
+        )
         .values(status=status, decided_at=now, decided_by=staff_id)
     )
     if decided.rowcount != 1:  # type: ignore[attr-defined]
         await session.rollback()  # expires `request`: read the winner's status afresh
         current = (
             await session.execute(
-                select(AccessRequest.status).where(AccessRequest.id == request_id)
+                select(col(AccessRequest.status)).where(col(AccessRequest.id) == request_id)
             )
         ).scalar_one()
         return Decision(DecisionOutcome.ALREADY_DECIDED, status=current, **details)
@@ -502,15 +511,17 @@ class StaffContact:
     language: str
 
 
-async def staff_contacts(*, session: AsyncSession, admin_ids: frozenset[int]) -> list[StaffContact]:
+async def staff_contacts(
+    *, session: AsyncSession, admin_ids: frozenset[int]
+) -> list[StaffContact]:
     """Everyone who decides access requests: ADMIN_IDS and officials with the admin role."""
     linked = set(
         (
             await session.execute(
-                select(Official.telegram_id).where(
-                    Official.role == Role.ADMIN,
-                    Official.active,
-                    Official.telegram_id.is_not(None),  # type: ignore[union-attr]
+                select(col(Official.telegram_id)).where(
+                    col(Official.role) == Role.ADMIN,
+                    col(Official.active),
+                    col(Official.telegram_id).is_not(None),
                 )
             )
         ).scalars()
@@ -519,13 +530,15 @@ async def staff_contacts(*, session: AsyncSession, admin_ids: frozenset[int]) ->
     users = {
         u.id: u
         for u in (
-            await session.execute(select(TelegramUser).where(TelegramUser.id.in_(ids)))  # type: ignore[attr-defined]
+            await session.execute(select(TelegramUser).where(col(TelegramUser.id).in_(ids)))
         ).scalars()
     }
     return [
         StaffContact(
             i,
-            pick_language(users[i].language, users[i].language_code) if i in users else DEFAULT_LANGUAGE,
+            pick_language(users[i].language, users[i].language_code)
+            if i in users
+            else DEFAULT_LANGUAGE,
         )
         for i in ids
     ]

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot.i18n import N_
 from bot.money import parse_amount
@@ -29,7 +30,15 @@ class ImportKind(StrEnum):
 
 
 REQUIRED: dict[ImportKind, tuple[str, ...]] = {
-    ImportKind.MEMBERS: ("code", "name_uk", "name_en", "region", "kind", "population", "joined_on"),
+    ImportKind.MEMBERS: (
+        "code",
+        "name_uk",
+        "name_en",
+        "region",
+        "kind",
+        "population",
+        "joined_on",
+    ),
     ImportKind.OFFICIALS: ("member_code", "full_name", "position", "phone", "email"),
     ImportKind.CHARGES: ("member_code", "year", "kind", "amount", "due_date"),
     ImportKind.PAYMENTS: ("member_code", "amount", "paid_on", "reference"),
@@ -176,7 +185,11 @@ def _int(row: dict[str, str], name: str, valid: range, *, required: bool = True)
         return None
     if not value.isdigit() or int(value) not in valid:
         raise _RowError(
-            N_("import.error.number"), column=name, value=value[:40], low=valid.start, high=valid[-1]
+            N_("import.error.number"),
+            column=name,
+            value=value[:40],
+            low=valid.start,
+            high=valid[-1],
         )
     return int(value)
 
@@ -195,12 +208,15 @@ def _amount(row: dict[str, str], name: str) -> int:
 def _choice(row: dict[str, str], name: str, allowed: list[str]) -> str:
     value = row.get(name, "")
     if value not in allowed:
-        raise _RowError(N_("import.error.choice"), column=name, value=value[:40], allowed=", ".join(allowed))
+        raise _RowError(
+            N_("import.error.choice"), column=name, value=value[:40], allowed=", ".join(allowed)
+        )
     return value
 
 
 async def _member_ids(session: AsyncSession) -> dict[str, int]:
-    return {code: mid for code, mid in await session.execute(select(Member.code, Member.id))}
+    rows = await session.execute(select(col(Member.code), col(Member.id)))
+    return {code: mid for code, mid in rows if mid is not None}
 
 
 def _member(row: dict[str, str], members: dict[str, int]) -> int:
@@ -257,7 +273,7 @@ async def _import_members(
             joined = _date(row, "joined_on", required=False)
             if joined is not None and joined > today:
                 raise _RowError(N_("import.error.future_date"), column="joined_on")
-            fields = {
+            fields: dict[str, Any] = {
                 "name_uk": _text(row, "name_uk"),
                 "name_en": _text(row, "name_en"),
                 "region": _text(row, "region", limit=100),
@@ -317,7 +333,7 @@ async def _import_officials(
             email = _text(row, "email", required=False, limit=200)
             if email and not EMAIL.match(email):
                 raise _RowError(N_("import.error.email"), value=email)
-            fields = {
+            fields: dict[str, Any] = {
                 "full_name": full_name,
                 "position": _text(row, "position", required=False),
                 "phone": phone,
@@ -411,12 +427,12 @@ async def _import_payments(
         ref: (member_id, amount, paid_on, year, kind)
         for ref, member_id, amount, paid_on, year, kind in await session.execute(
             select(
-                Payment.reference,
-                Payment.member_id,
-                Payment.amount_kop,
-                Payment.paid_on,
-                Payment.year,
-                Payment.kind,
+                col(Payment.reference),
+                col(Payment.member_id),
+                col(Payment.amount_kop),
+                col(Payment.paid_on),
+                col(Payment.year),
+                col(Payment.kind),
             )
         )
     }
@@ -439,7 +455,9 @@ async def _import_payments(
             if kind is not None:
                 kind = _choice(row, "kind", kinds)
             if reference in seen:
-                raise _RowError(N_("import.error.duplicate"), column="reference", first=seen[reference])
+                raise _RowError(
+                    N_("import.error.duplicate"), column="reference", first=seen[reference]
+                )
             seen[reference] = line
             record = (member_id, amount, paid_on, year, kind)
             if reference in existing:

@@ -1,0 +1,190 @@
+"""End to end: the real `amu-bot run` process against the local fake Bot API over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from bot.db import Database
+from bot.fakebotapi import FakeBotAPI
+
+TOKEN = "700000001:e2e-SECRET-token-value"
+ADMIN = 900
+OLENA, TARAS, STRANGER = 111, 112, 222
+NBSP = "\xa0"
+
+
+def _amu_bot() -> list[str]:
+    exe = shutil.which("amu-bot", path=os.path.dirname(sys.executable))
+    return [exe] if exe else [sys.executable, "-m", "bot"]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBotAPI]:
+    with FakeBotAPI(token=TOKEN, bot_username="amu_e2e_bot") as api:
+        yield api
+
+
+def _env(fake: FakeBotAPI, database_url: str, **extra: str) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ADMIN_", "DATABASE_"))
+    }
+    env.update(
+        BOT_TOKEN=TOKEN,
+        BOT_API_URL=fake.base_url,
+        DATABASE_URL=database_url,
+        ADMIN_IDS=str(ADMIN),
+        LANG="en_US.UTF-8",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
+@contextmanager
+def running_bot(
+    fake: FakeBotAPI, database_url: str, log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`amu-bot run` as a child process, polling the fake; SIGINT (then kill) on the way out."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(  # noqa: S603 - our own console script
+            [*_amu_bot(), "run"],
+            env=_env(fake, database_url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        fake.wait_for("deleteWebhook", timeout=30)  # polling starts right after it
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def bot_process(
+    examples: Database, fake: FakeBotAPI, database_url: str, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """The bot running on the session database loaded with the sample data."""
+    log_path = tmp_path / "bot.log"
+    with running_bot(fake, database_url, log_path) as proc:
+        yield proc, log_path
+
+
+async def _invite(fake: FakeBotAPI, database_url: str, code: str = "04057287") -> str:
+    """Issue an invite through the CLI; it asks the fake Bot API for the bot's username."""
+    proc = await asyncio.create_subprocess_exec(
+        *_amu_bot(),
+        "invite",
+        code,
+        env=_env(fake, database_url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    link = out.decode().strip()
+    assert link.startswith("https://t.me/amu_e2e_bot?start="), link
+    return link.rsplit("=", 1)[1]
+
+
+def _buttons(call_params: dict[str, object]) -> list[str]:
+    markup = call_params.get("reply_markup") or {}
+    assert isinstance(markup, dict)
+    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def test_invite_to_dues_statement_in_both_languages(
+    bot_process: tuple[subprocess.Popen[bytes], Path], fake: FakeBotAPI, database_url: str
+) -> None:
+    proc, log_path = bot_process
+
+    # The command menu is published per language.
+    await fake.await_for(
+        "setMyCommands", predicate=lambda c: c.params.get("language_code") == "en"
+    )
+    uk_commands = fake.commands(language_code="uk")
+    assert any(c["command"] == "dues" and "Внески" in c["description"] for c in uk_commands)
+
+    # Olena opens her invite link: Ukrainian welcome, linked, menu.
+    code = await _invite(fake, database_url)
+    fake.send_message(user_id=OLENA, text=f"/start {code}", language_code="uk")
+    linked = await fake.await_reply(OLENA, timeout=20)
+    assert "Кременчуцька міська рада" in linked.params["text"]
+
+    fake.send_message(user_id=OLENA, text="💰 Внески", language_code="uk")
+    statement = await fake.await_reply(OLENA)
+    text = statement.params["text"]
+    assert f"248{NBSP}530,00{NBSP}₴" in text
+    assert "прострочено" in text
+
+    # Page to the payment history and back.
+    history = next(b for b in _buttons(statement.params) if b.startswith("dues:h:"))
+    fake.press_button(user_id=OLENA, message_id=statement.result["message_id"], data=history)
+    page = await fake.await_reply(OLENA)
+    assert page.method == "editMessageText"
+    assert "Історія платежів" in page.params["text"]
+
+    # Her colleague reads English.
+    code = await _invite(fake, database_url)
+    fake.send_message(user_id=TARAS, text=f"/start {code}", language_code="en", first_name="Taras")
+    assert "Kremenchuk City Council" in (await fake.await_reply(TARAS)).params["text"]
+    fake.send_message(user_id=TARAS, text="/dues", language_code="en", first_name="Taras")
+    english = (await fake.await_reply(TARAS)).params["text"]
+    assert f"248,530.00{NBSP}UAH" in english
+
+    # A stranger sees no figures, whatever they send.
+    fake.send_message(user_id=STRANGER, text="/dues", language_code="uk")
+    assert "лише посадові особи" in (await fake.await_reply(STRANGER)).params["text"]
+    fake.send_message(user_id=STRANGER, text="/start " + code, language_code="uk")
+    assert "вже використано" in (await fake.await_reply(STRANGER)).params["text"]
+
+    # The process is healthy, stops cleanly on SIGINT, and never logged the token.
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
+    log = log_path.read_bytes().decode()
+    assert TOKEN not in log and TOKEN.split(":")[1] not in log
+    assert "Traceback" not in log
+
+
+async def test_run_refuses_an_unknown_schema(fake: FakeBotAPI, tmp_path: Path) -> None:
+    import sqlite3
+
+    path = f"{tmp_path}/foreign.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version VALUES ('9999_from_the_future')")
+    proc = await asyncio.create_subprocess_exec(
+        *_amu_bot(),
+        "run",
+        env=_env(fake, f"sqlite+aiosqlite:///{path}"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 1
+    assert "9999_from_the_future" in err.decode()
+    assert not fake.calls_of("getUpdates")
+
+
+async def test_run_brings_an_empty_database_up_to_date(fake: FakeBotAPI, tmp_path: Path) -> None:
+    with running_bot(fake, f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", tmp_path / "log"):
+        fake.send_message(user_id=STRANGER, text="/start", language_code="en")
+        assert (
+            "Association of Ukrainian Cities" in (await fake.await_reply(STRANGER)).params["text"]
+        )

@@ -18,20 +18,20 @@ HISTORY = r"^dues:h:(\d{1,9}):(\d{1,4})$"
 OVERVIEW = r"^dues:s:(\d{1,9})$"
 
 
+YEAR_BUTTONS = 6  # the most recent years offered; older ones are reached by /dues history
+
+
 def _statement_keyboard(
     context: AppContext, st: DuesStatement, *, overview: bool
 ) -> InlineKeyboardMarkup:
+    """Buttons for the years not on screen, the payment history, and back to the overview."""
     tr = context.tr
-    focus = st.years[0].year
     mid = st.member.id
-    nav = []
-    earlier = [y for y in st.all_years if y < focus]
-    later = [y for y in st.all_years if y > focus]
-    if earlier:
-        nav.append((tr.t("dues.btn.prev", year=earlier[-1]), f"dues:y:{mid}:{earlier[-1]}"))
-    if later:
-        nav.append((tr.t("dues.btn.next", year=later[0]), f"dues:y:{mid}:{later[0]}"))
-    rows = [nav] if nav else []
+    shown = {ys.year for ys in st.years}
+    years = [y for y in st.all_years[-YEAR_BUTTONS:] if overview or y not in shown]
+    rows = []
+    if years:
+        rows.append([(tr.t("dues.btn.year", year=y), f"dues:y:{mid}:{y}") for y in years])
     bottom = [(tr.t("dues.btn.history"), f"dues:h:{mid}:0")]
     if not overview:
         bottom.append((tr.t("dues.btn.overview"), f"dues:s:{mid}"))

@@ -84,7 +84,11 @@ async def test_invite_links_and_dues_show_the_statement(
     assert f"⚠️ прострочено: 48{NBSP}530,00{NBSP}₴" in text
     assert f"Загальний борг: 297{NBSP}060,00{NBSP}₴" in text
     mid = await member_id(examples, KREMENCHUK)
-    assert harness.request.buttons() == [f"dues:y:{mid}:2024", f"dues:h:{mid}:0"]
+    assert harness.request.buttons() == [
+        f"dues:y:{mid}:2024",
+        f"dues:y:{mid}:2025",
+        f"dues:h:{mid}:0",
+    ]
 
 
 async def test_year_paging_and_history(examples: Database, harness: Harness) -> None:

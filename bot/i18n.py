@@ -80,7 +80,7 @@ class Tr:
         return format_decimal(value, format="#,##0.00####", locale=self.locale)
 
     def date(self, value: date, fmt: str = "long") -> str:
-        """A date in words, for example 31 березня 2025 р."""
+        """A date in words in the reader's language (long format: day, month name, year)."""
         return format_date(value, format=fmt, locale=self.locale)
 
     def datetime(self, value: datetime, fmt: str = "d MMMM y, HH:mm") -> str:

@@ -30,6 +30,7 @@ import json
 import re
 import socket
 import socketserver
+import sys
 import threading
 import time
 import zlib
@@ -88,6 +89,8 @@ _UPDATE_TYPES_DEFAULT_EXCLUDED = frozenset(
     {"chat_member", "message_reaction", "message_reaction_count"}
 )
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
+# What Telegram clients mark as a bot_command at the start of a message: /cmd or /cmd@botname
+_BOT_COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?")
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 _ERR_QUERY_INVALID = (
@@ -364,13 +367,18 @@ def _parse_multipart(body: bytes, content_type: str) -> dict[str, Any]:
         file_m = re.search(r'\bfilename="([^"]*)"', disposition)
         if file_m is not None:
             params[name] = {
-                "filename": file_m.group(1),
+                "filename": _unescape_filename(file_m.group(1)),
                 "content": content,
                 "content_type": headers.get("content-type", "application/octet-stream"),
             }
         else:
             params[name] = _decode_form_value(name, content.decode("utf-8"))
     return params
+
+
+def _unescape_filename(name: str) -> str:
+    # httpx (like browsers, per WHATWG) percent-escapes only '"', CR and LF in filename="...".
+    return name.replace("%22", '"').replace("%0D", "\r").replace("%0A", "\n")
 
 
 def _decode_params(query: str, content_type: str, body: bytes) -> dict[str, Any]:
@@ -404,10 +412,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def setup(self) -> None:
+        """Register the connection so stop() can close idle keep-alive connections."""
         super().setup()
         self.server.fake._track_connection(self.connection, add=True)
 
     def finish(self) -> None:
+        """Unregister the connection."""
         try:
             super().finish()
         finally:
@@ -470,7 +480,9 @@ class _Server(ThreadingHTTPServer):
         self.server_port = int(port)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """Ignore disconnects; the default prints a traceback to stderr."""
+        """Ignore client disconnects; print anything else (a bug in the fake) as usual."""
+        if not isinstance(sys.exception(), OSError):
+            super().handle_error(request, client_address)
 
 
 # --------------------------------------------------------------------------- the fake
@@ -522,7 +534,7 @@ class FakeBotAPI:
         self._callback_queries: dict[str, bool] = {}  # id -> answered
         self._next_callback_id = 1
         self._answers: list[JSONDict] = []
-        self._files: dict[str, tuple[str, bytes]] = {}
+        self._files: dict[str, tuple[JSONDict, bytes]] = {}  # file_id -> (Document, bytes)
         self._next_file = 1
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}
         self._menu_buttons: dict[int | None, JSONDict] = {}
@@ -672,9 +684,10 @@ class FakeBotAPI:
         now = int(time.time())
         if entities is None:
             entities = []
-            if text.startswith("/"):
-                command = text.split(maxsplit=1)[0] if text.strip() else text
-                entities = [{"type": "bot_command", "offset": 0, "length": _utf16_len(command)}]
+            command = _BOT_COMMAND_RE.match(text)
+            if command:
+                length = _utf16_len(command.group(0))
+                entities = [{"type": "bot_command", "offset": 0, "length": length}]
         with self._lock:
             chat = self._register_chat(cid, chat_type, user)
             if edited:
@@ -1138,6 +1151,9 @@ class FakeBotAPI:
                 return {"ok": True, "result": handler(params)}
             except _ApiError as err:
                 return err.payload()
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                # Mistyped parameters (e.g. limit="abc"); Telegram answers 400 for these.
+                return _ApiError(400, f"Bad Request: invalid parameters: {exc!r}").payload()
 
     def _check_injected_failure(self, name: str) -> None:
         queue = self._failures.get(name)
@@ -1604,16 +1620,18 @@ class FakeBotAPI:
                 "file_size": len(doc["content"]),
             }
             self._next_file += 1
-            self._files[file_id] = (document["file_name"], doc["content"])
-        elif isinstance(doc, str) and doc:
-            # Re-sending by file_id (or URL): echo what we know about it.
-            name, content = self._files.get(doc, ("document", b""))
+            self._files[file_id] = (document, doc["content"])
+        elif isinstance(doc, str) and doc in self._files:
+            document = self._files[doc][0]  # re-sent by file_id: the same Document
+        elif isinstance(doc, str) and urlsplit(doc).scheme in ("http", "https"):
+            # Telegram would download the URL; the fake only makes up the Document.
             document = {
-                "file_id": doc,
-                "file_unique_id": f"AgAD{zlib.crc32(doc.encode()):010d}",
-                "file_name": name,
-                "file_size": len(content),
+                "file_id": f"BQACAgIAAxkBAAU{zlib.crc32(doc.encode()):010d}",
+                "file_unique_id": f"AgAU{zlib.crc32(doc.encode()):010d}",
+                "file_name": urlsplit(doc).path.rsplit("/", 1)[-1] or "document",
             }
+        elif isinstance(doc, str) and doc:
+            raise _ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
         else:
             raise _ApiError(400, "Bad Request: there is no document in the request")
         caption, entities = self._parse_text(

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock
 from bot.config import ConfigError, Settings, load_settings
@@ -63,7 +64,7 @@ def _settings() -> Settings:
     try:
         return load_settings()
     except ConfigError as exc:
-        err.print(f"[red]{exc}[/red]", highlight=False)
+        err.print(str(exc), style="red", highlight=False, markup=False)
         raise typer.Exit(2) from None
 
 
@@ -72,7 +73,8 @@ def _tr(settings: Settings) -> Tr:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]{message}[/red]", highlight=False, markup=True)
+    # Messages carry user input (paths, codes): never read them as rich markup.
+    err.print(message, style="red", highlight=False, markup=False)
     return typer.Exit(code)
 
 
@@ -99,7 +101,7 @@ def _ready(settings: Settings, tr: Tr) -> None:
         _with_db(settings, check)
     except SchemaError as exc:
         raise _fail(tr.t("cli.schema_error", detail=str(exc))) from None
-    except OSError as exc:
+    except (OSError, SQLAlchemyError) as exc:
         raise _fail(tr.t("cli.db_unreachable", detail=str(exc))) from None
 
 
@@ -143,7 +145,7 @@ def run(
         revision = asyncio.run(prepare())
     except SchemaError as exc:
         raise _fail(tr.t("cli.schema_error", detail=str(exc))) from None
-    except OSError as exc:
+    except (OSError, SQLAlchemyError) as exc:
         raise _fail(tr.t("cli.db_unreachable", detail=str(exc))) from None
 
     logging.getLogger(__name__).info("database schema at revision %s", revision)
@@ -181,7 +183,7 @@ def db_upgrade() -> None:
         before, after = _with_db(settings, work)
     except SchemaError as exc:
         raise _fail(tr.t("cli.schema_error", detail=str(exc))) from None
-    except OSError as exc:
+    except (OSError, SQLAlchemyError) as exc:
         raise _fail(tr.t("cli.db_unreachable", detail=str(exc))) from None
     if before == after:
         out.print(tr.t("cli.db_current", revision=after))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
-_AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
-_RATE = re.compile(r"^\d{1,6}(\.\d{1,6})?$")
+_AMOUNT = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")
+_RATE = re.compile(r"^[0-9]{1,6}(\.[0-9]{1,6})?$")
 
 
 def parse_amount(text: str) -> int:

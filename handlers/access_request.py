@@ -22,6 +22,7 @@ from bot.context import AppContext
 from bot.i18n import N_
 from bot.services import identity
 from bot.services.identity import DecisionOutcome, RequestOutcome
+from bot.text import clean_line
 from handlers import render
 from handlers.common import answer, caller_of, esc, inline, menu, reply, show
 
@@ -51,8 +52,7 @@ async def begin(update: Update, context: AppContext) -> int:
 async def search(update: Update, context: AppContext) -> int:
     """Offer the councils whose name contains what was typed."""
     tr = context.tr
-    text = (update.effective_message.text if update.effective_message else None) or ""
-    key = " ".join(text.split())
+    key = _field(update)
     if len(key) < identity.MIN_QUERY:
         await reply(update, tr.t("access.query_short", n=identity.MIN_QUERY))
         return SEARCH
@@ -88,8 +88,8 @@ async def choose(update: Update, context: AppContext) -> int:
 
 
 def _field(update: Update) -> str:
-    text = (update.effective_message.text if update.effective_message else None) or ""
-    return " ".join(text.split())
+    """The message text as one clean line (no control characters, folded spaces)."""
+    return clean_line((update.effective_message.text if update.effective_message else None) or "")
 
 
 async def take_name(update: Update, context: AppContext) -> int:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.text import clean_line
 from models import (
     AccessRequest,
     Invite,
@@ -127,14 +128,20 @@ async def identify(
     *, session: AsyncSession, profile: Profile, now: datetime, admin_ids: frozenset[int]
 ) -> Caller:
     """Remember the Telegram user (writing only what changed) and find their link."""
+    first_name = clean_line(profile.first_name, 300)
+    last_name = clean_line(profile.last_name, 300) or None if profile.last_name else None
+    username = clean_line(profile.username, 100) or None if profile.username else None
+    language_code = (
+        clean_line(profile.language_code, 20) or None if profile.language_code else None
+    )
     user = await session.get(TelegramUser, profile.telegram_id)
     if user is None:
         user = TelegramUser(
             id=profile.telegram_id,
-            first_name=profile.first_name[:300],
-            last_name=(profile.last_name or None) and profile.last_name[:300],
-            username=profile.username,
-            language_code=profile.language_code,
+            first_name=first_name,
+            last_name=last_name,
+            username=username,
+            language_code=language_code,
             created_at=now,
             last_seen_at=now,
         )
@@ -147,17 +154,16 @@ async def identify(
             assert user is not None  # noqa: S101 - the conflicting insert committed it
     else:
         changed = (
-            user.first_name != profile.first_name[:300]
-            or user.last_name != profile.last_name
-            or user.username != profile.username
-            or user.language_code != profile.language_code
-            or user.blocked_at is not None
-        )
+            user.first_name,
+            user.last_name,
+            user.username,
+            user.language_code,
+        ) != (first_name, last_name, username, language_code) or user.blocked_at is not None
         if changed or now - user.last_seen_at > SEEN_RESOLUTION:
-            user.first_name = profile.first_name[:300]
-            user.last_name = profile.last_name and profile.last_name[:300]
-            user.username = profile.username
-            user.language_code = profile.language_code
+            user.first_name = first_name
+            user.last_name = last_name
+            user.username = username
+            user.language_code = language_code
             user.last_seen_at = now
             user.blocked_at = None  # they wrote to us, so they have unblocked the bot
             await session.commit()
@@ -284,8 +290,8 @@ async def _attach(
     session.add(
         Official(
             member_id=member_id,
-            full_name=full_name[:300] or str(telegram_id),
-            position=position[:300],
+            full_name=clean_line(full_name, 300) or str(telegram_id),
+            position=clean_line(position, 300),
             role=role,
             telegram_id=telegram_id,
             linked_at=now,
@@ -321,6 +327,16 @@ async def redeem_invite(
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         await session.rollback()
         return Redeemed(InviteOutcome.USED)
+    if await session.get(TelegramUser, profile.telegram_id) is None:
+        session.add(
+            TelegramUser(
+                id=profile.telegram_id,
+                first_name=clean_line(profile.first_name, 300),
+                created_at=now,
+                last_seen_at=now,
+            )
+        )
+        await session.flush()
     await _attach(
         session,
         telegram_id=profile.telegram_id,
@@ -354,7 +370,7 @@ MAX_QUERY = 100
 
 async def find_members(*, session: AsyncSession, query: str, limit: int = 8) -> list[MemberMatch]:
     """Councils whose Ukrainian or English name contains `query`, case-insensitively."""
-    key = search_key(query)
+    key = search_key(clean_line(query))
     if not (MIN_QUERY <= len(key) <= MAX_QUERY):
         return []
     escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -418,8 +434,8 @@ async def request_access(
     request = AccessRequest(
         telegram_id=telegram_id,
         member_id=member_id,
-        full_name=full_name.strip()[:MAX_NAME],
-        position=position.strip()[:MAX_NAME],
+        full_name=clean_line(full_name, MAX_NAME),
+        position=clean_line(position, MAX_NAME),
         created_at=now,
     )
     session.add(request)

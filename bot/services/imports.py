@@ -17,6 +17,7 @@ from sqlmodel import col
 
 from bot.i18n import N_
 from bot.money import parse_amount
+from bot.text import has_control_chars
 from models import Charge, ChargeKind, Member, MemberKind, Official, Payment, search_key
 
 
@@ -45,7 +46,8 @@ REQUIRED: dict[ImportKind, tuple[str, ...]] = {
 }
 OPTIONAL: dict[ImportKind, tuple[str, ...]] = {ImportKind.PAYMENTS: ("year", "kind")}
 
-EDRPOU = re.compile(r"^\d{8}$")
+EDRPOU = re.compile(r"^[0-9]{8}$")
+DIGITS = re.compile(r"^[0-9]{1,12}$")  # str.isdigit() would accept "²", which int() rejects
 PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,19}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_TEXT = 300
@@ -158,6 +160,8 @@ def _rows(
 
 def _text(row: dict[str, str], name: str, *, required: bool = True, limit: int = MAX_TEXT) -> str:
     value = " ".join(row.get(name, "").split())
+    if has_control_chars(value):
+        raise _RowError(N_("import.error.control_char"), column=name)
     if required and not value:
         raise _RowError(N_("import.error.required"), column=name)
     if len(value) > limit:
@@ -183,7 +187,7 @@ def _int(row: dict[str, str], name: str, valid: range, *, required: bool = True)
         if required:
             raise _RowError(N_("import.error.required"), column=name)
         return None
-    if not value.isdigit() or int(value) not in valid:
+    if not DIGITS.match(value) or int(value) not in valid:
         raise _RowError(
             N_("import.error.number"),
             column=name,

@@ -242,35 +242,41 @@ async def _member_info(session: AsyncSession, member_id: int) -> MemberInfo:
     return MemberInfo(*_untyped(row))
 
 
+# The columns behind ChargeRow and PaymentRow, in their field order.
+CHARGE_COLUMNS = (
+    col(Charge.id),
+    col(Charge.year),
+    col(Charge.kind),
+    col(Charge.amount_kop),
+    col(Charge.due_date),
+    col(Charge.formula_population),
+    col(Charge.formula_rate),
+    col(Charge.formula_min_kop),
+)
+PAYMENT_COLUMNS = (
+    col(Payment.id),
+    col(Payment.amount_kop),
+    col(Payment.paid_on),
+    col(Payment.reference),
+    col(Payment.year),
+    col(Payment.kind),
+)
+
+
 async def _ledger(
     session: AsyncSession, member_id: int
 ) -> tuple[list[ChargeRow], list[PaymentRow]]:
+    """One council's charges and payments."""
     charges = [
         ChargeRow(*_untyped(row))
         for row in await session.execute(
-            select(
-                col(Charge.id),
-                col(Charge.year),
-                col(Charge.kind),
-                col(Charge.amount_kop),
-                col(Charge.due_date),
-                col(Charge.formula_population),
-                col(Charge.formula_rate),
-                col(Charge.formula_min_kop),
-            ).where(col(Charge.member_id) == member_id)
+            select(*CHARGE_COLUMNS).where(col(Charge.member_id) == member_id)
         )
     ]
     payments = [
         PaymentRow(*_untyped(row))
         for row in await session.execute(
-            select(
-                col(Payment.id),
-                col(Payment.amount_kop),
-                col(Payment.paid_on),
-                col(Payment.reference),
-                col(Payment.year),
-                col(Payment.kind),
-            ).where(col(Payment.member_id) == member_id)
+            select(*PAYMENT_COLUMNS).where(col(Payment.member_id) == member_id)
         )
     ]
     return charges, payments
@@ -525,29 +531,10 @@ async def dues_report(*, session: AsyncSession, year: int, today: date) -> DuesR
         await session.execute(select(Member).order_by(col(Member.region), col(Member.code)))
     ).scalars()
     charges: dict[int, list[ChargeRow]] = defaultdict(list)
-    for charge in await session.execute(
-        select(
-            col(Charge.member_id),
-            col(Charge.id),
-            col(Charge.year),
-            col(Charge.kind),
-            col(Charge.amount_kop),
-            col(Charge.due_date),
-        )
-    ):
+    for charge in await session.execute(select(col(Charge.member_id), *CHARGE_COLUMNS)):
         charges[charge[0]].append(ChargeRow(*_untyped(charge[1:])))
     payments: dict[int, list[PaymentRow]] = defaultdict(list)
-    for payment in await session.execute(
-        select(
-            col(Payment.member_id),
-            col(Payment.id),
-            col(Payment.amount_kop),
-            col(Payment.paid_on),
-            col(Payment.reference),
-            col(Payment.year),
-            col(Payment.kind),
-        )
-    ):
+    for payment in await session.execute(select(col(Payment.member_id), *PAYMENT_COLUMNS)):
         payments[payment[0]].append(PaymentRow(*_untyped(payment[1:])))
 
     rows = []

@@ -36,7 +36,10 @@ def esc(text: str) -> str:
 
 def menu(tr: Tr, caller: Caller | bool | None) -> ReplyKeyboardMarkup:
     """The persistent menu: dues for linked people (or `True`), an access request for strangers."""
-    linked = caller if isinstance(caller, bool) else bool(caller and caller.link)
+    # Staff see dues too (of any council, by code), so they get the dues button.
+    linked = (
+        caller if isinstance(caller, bool) else bool(caller and (caller.link or caller.is_staff))
+    )
     first = tr.t(MENU_DUES) if linked else tr.t(MENU_REQUEST)
     return ReplyKeyboardMarkup(
         [

@@ -92,6 +92,9 @@ async def show_dues(update: Update, context: AppContext) -> None:
             return
         await _present_statement(update, context, member.id, None)
         return
+    if caller.link is None and caller.is_staff:
+        await reply(update, tr.t("dues.staff_hint"))
+        return
     if caller.link is None:
         await reply(
             update,

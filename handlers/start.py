@@ -50,6 +50,8 @@ async def start(update: Update, context: AppContext) -> None:
                 ),
                 role=render.role(tr, caller.link.role),
             )
+        elif caller.is_staff:
+            text = tr.t("start.welcome_staff")
         else:
             text = tr.t("start.welcome_stranger")
         await reply(update, text, menu(tr, caller))

@@ -319,3 +319,14 @@ async def test_a_database_failure_is_apologised_for(
     monkeypatch.setattr(dues, "statement", broken)
     await harness.send(OLENA, "/dues")
     assert harness.request.texts()[-1].startswith("😔")
+
+
+async def test_staff_without_a_council_get_a_staff_welcome(
+    examples: Database, harness: Harness
+) -> None:
+    await harness.send(ADMIN_ID, "/start")
+    call = harness.request.of("sendMessage")[-1]
+    assert "працівник секретаріату" in call.params["text"]
+    assert "💰 Внески" in reply_keyboard(call.params)
+    await harness.send(ADMIN_ID, "💰 Внески")
+    assert harness.request.texts()[-1] == "Вкажіть код ЄДРПОУ громади, наприклад: /dues 04057287"

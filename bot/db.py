@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, inspect
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -149,3 +150,31 @@ async def prepare_for_run(engine: AsyncEngine) -> str:
     if current != head:
         await upgrade(engine)
     return head or ""
+
+
+@asynccontextmanager
+async def scratch_database(server_url: str, prefix: str = "amu_scratch_") -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database beside the one `server_url` names, dropped on exit.
+
+    For tests and benchmarks: `server_url` is only used to connect while creating and dropping.
+    """
+    import asyncpg  # PostgreSQL only; SQLite needs no such thing
+
+    base = make_url(server_url)
+    if base.get_backend_name() != "postgresql":
+        raise ValueError(f"scratch databases are for PostgreSQL, not {base.get_backend_name()}")
+    name = f"{prefix}{secrets.token_hex(4)}"
+    admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    await admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 import models
-from bot.db import Database, upgrade
+from bot.db import Database, scratch_database, upgrade
 from bot.services.imports import ImportKind, import_csv
 from tests.harness import Harness
 
@@ -36,31 +34,13 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # A database of our own, so a run never touches (or is disturbed by) another one.
     import asyncio
 
-    import asyncpg
-
-    url = make_url(base)
-    name = f"amu_test_{secrets.token_hex(4)}"
-    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-    async def create() -> None:
-        conn = await asyncpg.connect(admin_dsn)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(admin_dsn)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
+    runner = asyncio.Runner()
+    scratch = scratch_database(base, "amu_test_")
     try:
-        yield url.set(database=name).render_as_string(hide_password=False)
+        yield runner.run(scratch.__aenter__())
     finally:
-        asyncio.run(drop())
+        runner.run(scratch.__aexit__(None, None, None))
+        runner.close()
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import models
@@ -23,6 +22,7 @@ from bot.db import (
     current_revision,
     downgrade,
     prepare_for_run,
+    scratch_database,
     upgrade,
 )
 
@@ -40,26 +40,12 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
         await db.dispose()
         return
 
-    import asyncpg
-
-    url = make_url(base)
-    name = f"amu_mig_{secrets.token_hex(4)}"
-    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    db = Database.from_url(url.set(database=name).render_as_string(hide_password=False))
-    try:
-        yield db.engine
-    finally:
-        await db.dispose()
-        conn = await asyncpg.connect(admin_dsn)
+    async with scratch_database(base, "amu_mig_") as url:
+        db = Database.from_url(url)
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            yield db.engine
         finally:
-            await conn.close()
+            await db.dispose()
 
 
 def _diff(conn: Connection) -> list[object]:

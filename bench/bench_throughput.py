@@ -1,0 +1,465 @@
+"""Updates per second: amu-bot's /dues against a bare python-telegram-bot echo bot.
+
+    .venv/bin/python -m bench.bench_throughput
+    .venv/bin/python -m bench.bench_throughput --backends sqlite
+    .venv/bin/python -m bench.bench_throughput --postgres-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
+
+Both bots poll the same local FakeBotAPI over HTTP, with the same python-telegram-bot
+defaults (sequential update processing, HTTPXRequest pool defaults):
+
+* echo: an Application with one ``MessageHandler(filters.TEXT, echo)`` that answers
+  ``update.message.reply_text(update.message.text)``;
+* amu-bot: ``build_application(build_runtime(settings))`` on a database seeded with the
+  benchmark dataset (2,000 councils, 100,000 payments) and N officials linked through
+  invites (one per council), each sending "/dues".
+
+Per run: start polling, answer a warm-up batch, then queue all updates at once (from N users)
+and time from queueing the first update to the fake recording the last reply. The runs are
+interleaved (echo, amu on SQLite, amu on PostgreSQL, and again) so that a disturbance from
+other work on the machine hits every bot alike; the median of the repeats is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import logging
+import multiprocessing
+import pstats
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Protocol
+
+from telegram import Update
+from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
+
+from bench.common import (
+    FIRST_NAME,
+    LANGUAGE,
+    TOKEN,
+    bench_database,
+    link_officials,
+    load_dataset,
+    machine,
+    peak_rss_mb,
+    server_version,
+    verdict,
+)
+from bench.seed import SEED, Dataset, generate
+from bot.app import build_application, build_runtime
+from bot.config import Settings
+from bot.db import Database, upgrade
+from bot.fakebotapi import Call, FakeBotAPI
+
+RATIO_TARGET = 0.70
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+# The fake's timestamps (Call.at) are time.monotonic(); so are ours.
+clock = time.monotonic
+
+
+async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Say the same thing back."""
+    if update.message is not None and update.message.text is not None:
+        await update.message.reply_text(update.message.text)
+
+
+def echo_application(
+    base_url: str, latency: float = 0.0
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The bare python-telegram-bot baseline, with the builder's defaults."""
+    builder = Application.builder().token(TOKEN).base_url(base_url)
+    if latency:
+        request, updates_request = delayed_requests(latency)
+        builder = builder.request(request).get_updates_request(updates_request)
+    app = builder.build()
+    app.add_handler(MessageHandler(filters.TEXT, echo))
+    return app
+
+
+class DelayedRequest(HTTPXRequest):
+    """HTTPXRequest that waits `delay` seconds before each call: a Bot API that far away."""
+
+    def __init__(self, delay: float, connection_pool_size: int) -> None:
+        super().__init__(connection_pool_size=connection_pool_size)
+        self.delay = delay
+
+    async def do_request(  # type: ignore[override]
+        self, url: str, method: str, request_data: RequestData | None = None, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        """Sleep, then make the call."""
+        await asyncio.sleep(self.delay)
+        return await super().do_request(url, method, request_data, **kwargs)
+
+
+def delayed_requests(delay: float) -> tuple[BaseRequest, BaseRequest]:
+    """What ApplicationBuilder builds by default (pools of 256 and 1), plus the delay."""
+    return DelayedRequest(delay, 256), DelayedRequest(delay, 1)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply the fake recorded: when, whether it was accepted, to whom, what."""
+
+    at: float
+    ok: bool
+    chat_id: int
+    text: str
+    summary: str
+
+    @classmethod
+    def of(cls, call: Call) -> Reply:
+        """From a recorded call."""
+        chat_id = call.params.get("chat_id")
+        return cls(
+            call.at,
+            call.ok,
+            chat_id if isinstance(chat_id, int) else 0,
+            str(call.params.get("text", "")),
+            call.summary(),
+        )
+
+
+class Driver(Protocol):
+    """Acting as Telegram's users through a FakeBotAPI, here or in another process."""
+
+    base_url: str
+
+    def mark(self) -> int:
+        """The current number of recorded calls."""
+        ...
+
+    def queue(self, users: Sequence[int], text: str) -> None:
+        """Queue one message from each user, in order."""
+        ...
+
+    async def replies(self, count: int, since: int, within: float) -> list[Reply]:
+        """Wait for `count` sendMessage calls after `since`."""
+        ...
+
+    def close(self) -> None:
+        """Stop the fake."""
+        ...
+
+
+def _queue(fake: FakeBotAPI, users: Sequence[int], text: str) -> None:
+    for user_id in users:
+        fake.send_message(
+            user_id=user_id, text=text, first_name=FIRST_NAME, language_code=LANGUAGE
+        )
+
+
+class InProcessFake:
+    """The FakeBotAPI's threads share this process (and its GIL) with the bot."""
+
+    def __init__(self) -> None:
+        self.fake = FakeBotAPI(token=TOKEN).start()
+        self.base_url = self.fake.base_url
+
+    def mark(self) -> int:
+        """The current number of recorded calls."""
+        return self.fake.mark()
+
+    def queue(self, users: Sequence[int], text: str) -> None:
+        """Queue one message from each user."""
+        _queue(self.fake, users, text)
+
+    async def replies(self, count: int, since: int, within: float) -> list[Reply]:
+        """Wait, without blocking the bot's event loop, for `count` replies."""
+        calls = await self.fake.await_calls("sendMessage", count, since=since, timeout=within)
+        return [Reply.of(c) for c in calls]
+
+    def close(self) -> None:
+        """Stop the fake."""
+        self.fake.stop()
+
+
+def _serve(conn: Connection) -> None:
+    """The child process: a FakeBotAPI driven by commands over a pipe."""
+    fake = FakeBotAPI(token=TOKEN).start()
+    conn.send(fake.base_url)
+    try:
+        while True:
+            command, *args = conn.recv()
+            if command == "mark":
+                conn.send(fake.mark())
+            elif command == "queue":
+                _queue(fake, *args)
+                conn.send(None)
+            elif command == "replies":
+                count, since, timeout = args
+                try:
+                    calls = fake.wait_for_calls("sendMessage", count, since=since, timeout=timeout)
+                    conn.send([Reply.of(c) for c in calls])
+                except TimeoutError as exc:
+                    conn.send(exc)
+            else:
+                break
+    finally:
+        fake.stop()
+        conn.close()
+
+
+class SubprocessFake:
+    """The FakeBotAPI in a child process: its work no longer competes for the bot's GIL."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child,), daemon=True)
+        self._process.start()
+        child.close()
+        self.base_url: str = self._conn.recv()
+
+    def _ask(self, *message: Any) -> Any:
+        self._conn.send(message)
+        answer = self._conn.recv()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def mark(self) -> int:
+        """The current number of recorded calls."""
+        return int(self._ask("mark"))
+
+    def queue(self, users: Sequence[int], text: str) -> None:
+        """Queue one message from each user (one round trip to the child)."""
+        self._ask("queue", list(users), text)
+
+    async def replies(self, count: int, since: int, within: float) -> list[Reply]:
+        """Wait in a worker thread, so the bot's event loop keeps running."""
+        result: list[Reply] = await asyncio.to_thread(self._ask, "replies", count, since, within)
+        return result
+
+    def close(self) -> None:
+        """Stop the child."""
+        with suppress(OSError):
+            self._conn.send(("stop",))
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
+@dataclass
+class Series:
+    """The runs of one bot."""
+
+    label: str
+    rates: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        """The median updates/s."""
+        return statistics.median(self.rates)
+
+
+async def measure(
+    app: Application[Any, Any, Any, Any, Any, Any],
+    fake: Driver,
+    users: list[int],
+    updates: int,
+    warmup: int,
+    check: Callable[[list[Reply]], None],
+) -> float:
+    """Poll, warm up, queue `updates` at once and return updates/s until the last reply."""
+    await app.initialize()
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        mark = fake.mark()
+        fake.queue(users[:warmup], "/dues")
+        check(await fake.replies(warmup, mark, within=120))
+
+        mark = fake.mark()
+        started = clock()
+        fake.queue([users[i % len(users)] for i in range(updates)], "/dues")
+        replies = await fake.replies(updates, mark, within=900)
+        finished = max(r.at for r in replies)
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+    check(replies)
+    return updates / (finished - started)
+
+
+def check_echo(replies: list[Reply]) -> None:
+    """Every reply is a successful echo of /dues."""
+    bad = [r for r in replies if not r.ok or r.text != "/dues"]
+    if bad:
+        raise SystemExit(f"echo: {len(bad)} unexpected replies, e.g. {bad[0].summary}")
+
+
+def check_statements(linked: dict[int, str]) -> Callable[[list[Reply]], None]:
+    """Every reply is the statement of the sender's own council."""
+
+    def check(replies: list[Reply]) -> None:
+        bad = [r for r in replies if not r.ok or linked.get(r.chat_id, "?") not in r.text]
+        if bad:
+            raise SystemExit(f"amu-bot: {len(bad)} unexpected replies, e.g. {bad[0].summary}")
+
+    return check
+
+
+async def seed(url: str, ds: Dataset, officials: int) -> dict[int, str]:
+    """Migrate, import the dataset and link `officials` users; returns {user id: code}."""
+    db = Database.from_url(url)
+    try:
+        await upgrade(db.engine)
+        started = clock()
+        await load_dataset(db, ds)
+        imported = clock() - started
+        started = clock()
+        # Linked "now" by the wall clock the bot reads, so the access gate finds them seen
+        # recently and /dues stays read-only, as in steady use.
+        linked = await link_officials(db, ds.codes[:officials], now=datetime.now(UTC))
+        print(
+            f"  seeded in {imported:.1f} s, linked {len(linked)} officials in "
+            f"{clock() - started:.1f} s"
+        )
+        return linked
+    finally:
+        await db.dispose()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The whole benchmark; returns the numbers."""
+    logging.basicConfig(level=logging.WARNING)
+    latency = args.api_latency_ms / 1000
+    where = "in a child process" if args.fake_process else "in this process (shared GIL)"
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "updates": args.updates,
+        "fake": where,
+        "api_latency_ms": args.api_latency_ms,
+        "runs": {},
+    }
+    print(f"# bench_throughput\n\n{results['machine']}\n")
+    print(f"FakeBotAPI {where}; added Bot API latency {args.api_latency_ms} ms\n")
+    async with AsyncExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="amu_bench_")))
+        fake: Driver = SubprocessFake() if args.fake_process else InProcessFake()
+        stack.callback(fake.close)
+        databases: dict[str, tuple[str, dict[int, str]]] = {}
+        ds = generate(workdir / "csv", seed=args.seed)
+        for backend in args.backends:
+            url = await stack.enter_async_context(
+                bench_database(args.postgres_url if backend == "postgresql" else None, workdir)
+            )
+            label = f"amu-bot /dues, {await server_version(url)}"
+            print(f"{label}: {url.rsplit('/', 1)[-1]}")
+            linked = await seed(url, ds, args.officials)
+            databases[label] = (url, linked)
+        users = sorted(next(iter(databases.values()))[1]) if databases else []
+        users = users or list(range(10_000_001, 10_000_001 + args.officials))
+        series = {"echo": Series("python-telegram-bot echo")}
+        series.update({label: Series(label) for label in databases})
+        profiler = cProfile.Profile() if args.profile else None
+        for round_no in range(1, args.repeats + 1):
+            for key, s in series.items():
+                if key == "echo":
+                    app = echo_application(fake.base_url, latency)
+                    check: Callable[[list[Reply]], None] = check_echo
+                else:
+                    url, linked = databases[key]
+                    settings = Settings(
+                        bot_token=TOKEN,  # type: ignore[arg-type]
+                        bot_api_url=fake.base_url,
+                        database_url=url,
+                        admin_ids=frozenset(),
+                    )
+                    runtime = build_runtime(settings)
+                    if latency:
+                        request, updates_request = delayed_requests(latency)
+                        app = build_application(
+                            runtime, request=request, updates_request=updates_request
+                        )
+                    else:
+                        app = build_application(runtime)
+                    check = check_statements(linked)
+                if profiler and round_no == args.repeats:
+                    profiler.enable()
+                try:
+                    rate = await measure(app, fake, users, args.updates, args.warmup, check)
+                finally:
+                    if profiler:
+                        profiler.disable()
+                    if key != "echo":
+                        await runtime.db.dispose()
+                s.rates.append(rate)
+                print(f"  round {round_no}: {s.label}: {rate:.0f} updates/s")
+    echo_rate = series["echo"].median
+    print(f"\n{args.updates} updates from {len(users)} users, median of {args.repeats} runs\n")
+    print("| bot | runs (updates/s) | median updates/s | vs echo |\n|---|---|---:|---:|")
+    for s in series.values():
+        runs = ", ".join(f"{r:.0f}" for r in s.rates)
+        print(f"| {s.label} | {runs} | {s.median:.0f} | {s.median / echo_rate:.0%} |")
+        results["runs"][s.label] = {"rates": s.rates, "median": s.median}
+    for s in series.values():
+        if s.label != series["echo"].label:
+            ratio = s.median / echo_rate
+            print(
+                f"target: {s.label} >= {RATIO_TARGET:.0%} of echo: {ratio:.0%}, "
+                f"{verdict(ratio >= RATIO_TARGET)}"
+            )
+    print(f"\npeak RSS of the bots' process: {peak_rss_mb():.0f} MB")
+    results["peak_rss_mb"] = peak_rss_mb()
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(40)
+        print(out.getvalue())
+    return results
+
+
+def main() -> None:
+    """Parse the options and run."""
+    parser = argparse.ArgumentParser(description="amu-bot /dues vs an echo bot, updates/s")
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        choices=["sqlite", "postgresql"],
+        default=["sqlite", "postgresql"],
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES,
+        help="server to create the throw-away amu_bench_<hex> database on",
+    )
+    parser.add_argument("--updates", type=int, default=3_000, help="queued per run")
+    parser.add_argument("--officials", type=int, default=1_000, help="linked users sending them")
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--fake-process",
+        action="store_true",
+        help="run the FakeBotAPI in a child process instead of in the bots' process",
+    )
+    parser.add_argument(
+        "--api-latency-ms",
+        type=float,
+        default=0.0,
+        help="delay every Bot API call by this much, for both bots (a distant Telegram)",
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile the last round")
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()

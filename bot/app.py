@@ -13,7 +13,11 @@ from bot.config import Settings
 from bot.context import AppContext, Runtime
 from bot.db import Database
 from bot.i18n import Translator
+from bot.updates import PerUserUpdateProcessor
 from handlers.commands import publish
+
+# Updates of different people in flight at once; each person's own stay in order.
+CONCURRENT_UPDATES = 32
 
 AppType = Application[Any, AppContext, Any, Any, Any, Any]
 
@@ -43,6 +47,7 @@ def build_application(
         .base_file_url(runtime.settings.bot_api_url.removesuffix("/bot") + "/file/bot")
         .context_types(ContextTypes(context=AppContext))
         .defaults(Defaults(tzinfo=runtime.settings.tz))
+        .concurrent_updates(PerUserUpdateProcessor(CONCURRENT_UPDATES))
     )
     if request is not None:
         builder = builder.request(request)

@@ -6,6 +6,7 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,28 @@ from locales import LANGUAGES, catalog_file
 BABEL_LOCALES = {"uk": "uk_UA", "en": "en_GB"}
 # English locales write "UAH248,530.00"; "248,530.00 UAH" reads better beside Ukrainian names.
 MONEY_PATTERNS = {"en": "#,##0.00\u00a0\u00a4\u00a4"}
+
+
+LOCALES = {lang: Locale.parse(tag) for lang, tag in BABEL_LOCALES.items()}
+
+
+# Babel re-parses its number and date patterns on every call; statements repeat the same
+# amounts and dates, so the formatted strings are worth keeping.
+@lru_cache(maxsize=16384)
+def _money(lang: str, kop: int) -> str:
+    return format_currency(
+        to_uah(kop), "UAH", format=MONEY_PATTERNS.get(lang), locale=LOCALES[lang]
+    )
+
+
+@lru_cache(maxsize=4096)
+def _date(lang: str, value: date, fmt: str) -> str:
+    return format_date(value, format=fmt, locale=LOCALES[lang])
+
+
+@lru_cache(maxsize=4096)
+def _decimal(lang: str, value: int | Decimal, fmt: str | None) -> str:
+    return format_decimal(value, format=fmt, locale=LOCALES[lang])
 
 
 def N_(msgid: str) -> str:
@@ -53,7 +76,7 @@ class Tr:
     @property
     def locale(self) -> Locale:
         """The Babel locale of the language."""
-        return Locale.parse(BABEL_LOCALES[self.lang])
+        return LOCALES[self.lang]
 
     def t(self, msgid: str, /, **values: Any) -> str:
         """The translated message, with values interpolated after translating."""
@@ -67,21 +90,19 @@ class Tr:
 
     def money(self, kop: int) -> str:
         """248530,00 ₴ the way the reader's locale writes it."""
-        return format_currency(
-            to_uah(kop), "UAH", format=MONEY_PATTERNS.get(self.lang), locale=self.locale
-        )
+        return _money(self.lang, kop)
 
     def number(self, value: int | Decimal, fmt: str | None = None) -> str:
         """A number with the locale's grouping (and an optional CLDR pattern)."""
-        return format_decimal(value, format=fmt, locale=self.locale)
+        return _decimal(self.lang, value, fmt)
 
     def rate(self, value: Decimal) -> str:
         """A rate with at least two decimals, e.g. 1,16."""
-        return format_decimal(value, format="#,##0.00####", locale=self.locale)
+        return _decimal(self.lang, value, "#,##0.00####")
 
     def date(self, value: date, fmt: str = "long") -> str:
         """A date in words in the reader's language (long format: day, month name, year)."""
-        return format_date(value, format=fmt, locale=self.locale)
+        return _date(self.lang, value, fmt)
 
     def datetime(self, value: datetime, fmt: str = "d MMMM y, HH:mm") -> str:
         """An instant shown in the reader's zone."""

@@ -225,23 +225,6 @@ def _formula(c: ChargeRow) -> Formula | None:
     )
 
 
-async def _member_info(session: AsyncSession, member_id: int) -> MemberInfo:
-    row = (
-        await session.execute(
-            select(
-                col(Member.id),
-                col(Member.code),
-                col(Member.name_uk),
-                col(Member.name_en),
-                col(Member.region),
-            ).where(col(Member.id) == member_id)
-        )
-    ).one_or_none()
-    if row is None:
-        raise MemberNotFound(member_id)
-    return MemberInfo(*_untyped(row))
-
-
 # The columns behind ChargeRow and PaymentRow, in their field order.
 CHARGE_COLUMNS = (
     col(Charge.id),
@@ -263,23 +246,39 @@ PAYMENT_COLUMNS = (
 )
 
 
+MEMBER_COLUMNS = (
+    col(Member.id),
+    col(Member.code),
+    col(Member.name_uk),
+    col(Member.name_en),
+    col(Member.region),
+)
+
+
 async def _ledger(
     session: AsyncSession, member_id: int
-) -> tuple[list[ChargeRow], list[PaymentRow]]:
-    """One council's charges and payments."""
-    charges = [
-        ChargeRow(*_untyped(row))
-        for row in await session.execute(
-            select(*CHARGE_COLUMNS).where(col(Charge.member_id) == member_id)
+) -> tuple[MemberInfo, list[ChargeRow], list[PaymentRow]]:
+    """One council with its charges (one query) and its payments (another)."""
+    rows = (
+        await session.execute(
+            select(*MEMBER_COLUMNS, *CHARGE_COLUMNS)
+            .select_from(Member)
+            .outerjoin(Charge, col(Charge.member_id) == col(Member.id))
+            .where(col(Member.id) == member_id)
         )
-    ]
+    ).all()
+    if not rows:
+        raise MemberNotFound(member_id)
+    width = len(MEMBER_COLUMNS)
+    member = MemberInfo(*_untyped(rows[0][:width]))
+    charges = [ChargeRow(*_untyped(row[width:])) for row in rows if row[width] is not None]
     payments = [
         PaymentRow(*_untyped(row))
         for row in await session.execute(
             select(*PAYMENT_COLUMNS).where(col(Payment.member_id) == member_id)
         )
     ]
-    return charges, payments
+    return member, charges, payments
 
 
 def _lines(
@@ -317,8 +316,7 @@ async def statement(
     *, session: AsyncSession, member_id: int, today: date, year: int | None = None
 ) -> DuesStatement:
     """A council's statement: `year`, or this year plus every earlier year with a balance."""
-    member = await _member_info(session, member_id)
-    charges, payments = await _ledger(session, member_id)
+    member, charges, payments = await _ledger(session, member_id)
     allocation = allocate(charges, payments)
     by_year = _lines(charges, {p.id: p for p in payments}, allocation, today)
     years = {y: YearStatement(y, tuple(lines)) for y, lines in by_year.items()}
@@ -374,8 +372,7 @@ async def payment_history(
     *, session: AsyncSession, member_id: int, page: int = 0, per_page: int = 8
 ) -> PaymentPage:
     """A page of payments, newest first, each with the charges it settled."""
-    member = await _member_info(session, member_id)
-    charges, payments = await _ledger(session, member_id)
+    member, charges, payments = await _ledger(session, member_id)
     allocation = allocate(charges, payments)
     charge_by_id = {c.id: c for c in charges}
     settled: dict[int, list[tuple[int, str, int]]] = defaultdict(list)

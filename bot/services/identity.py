@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -104,19 +104,23 @@ def may_view_member(caller: Caller, *, member_id: int, region: str) -> bool:
     return member_id == link.member_id
 
 
+# The columns behind Link, in its field order.
+LINK_COLUMNS = (
+    col(Official.id),
+    col(Official.member_id),
+    col(Member.code),
+    col(Member.name_uk),
+    col(Member.name_en),
+    col(Member.region),
+    col(Official.role),
+    col(Official.full_name),
+)
+
+
 async def _link(session: AsyncSession, telegram_id: int) -> Link | None:
     row = (
         await session.execute(
-            select(
-                col(Official.id),
-                col(Official.member_id),
-                col(Member.code),
-                col(Member.name_uk),
-                col(Member.name_en),
-                col(Member.region),
-                col(Official.role),
-                col(Official.full_name),
-            )
+            select(*LINK_COLUMNS)
             .join(Member, col(Member.id) == col(Official.member_id))
             .where(col(Official.telegram_id) == telegram_id, col(Official.active))
         )
@@ -127,51 +131,76 @@ async def _link(session: AsyncSession, telegram_id: int) -> Link | None:
 async def identify(
     *, session: AsyncSession, profile: Profile, now: datetime, admin_ids: frozenset[int]
 ) -> Caller:
-    """Remember the Telegram user (writing only what changed) and find their link."""
+    """Find the caller and their link in one query; write only what changed, at most hourly."""
     first_name = clean_line(profile.first_name, 300)
-    last_name = clean_line(profile.last_name, 300) or None if profile.last_name else None
-    username = clean_line(profile.username, 100) or None if profile.username else None
-    language_code = (
-        clean_line(profile.language_code, 20) or None if profile.language_code else None
-    )
-    user = await session.get(TelegramUser, profile.telegram_id)
-    if user is None:
-        user = TelegramUser(
-            id=profile.telegram_id,
-            first_name=first_name,
-            last_name=last_name,
-            username=username,
-            language_code=language_code,
-            created_at=now,
-            last_seen_at=now,
+    last_name = clean_line(profile.last_name or "", 300) or None
+    username = clean_line(profile.username or "", 100) or None
+    language_code = clean_line(profile.language_code or "", 20) or None
+    # Every update passes here, so this is one round trip: the user, their link, the council.
+    row = (
+        await session.execute(
+            select(
+                col(TelegramUser.first_name),
+                col(TelegramUser.last_name),
+                col(TelegramUser.username),
+                col(TelegramUser.language_code),
+                col(TelegramUser.language),
+                col(TelegramUser.last_seen_at),
+                col(TelegramUser.blocked_at),
+                *LINK_COLUMNS,
+            )
+            .select_from(TelegramUser)
+            .outerjoin(
+                Official,
+                and_(col(Official.telegram_id) == col(TelegramUser.id), col(Official.active)),
+            )
+            .outerjoin(Member, col(Member.id) == col(Official.member_id))
+            .where(col(TelegramUser.id) == profile.telegram_id)
         )
-        session.add(user)
+    ).one_or_none()
+    seen = (first_name, last_name, username, language_code)
+    link: Link | None = None
+    chosen: str | None = None
+    if row is None:
+        session.add(
+            TelegramUser(
+                id=profile.telegram_id,
+                first_name=first_name,
+                last_name=last_name,
+                username=username,
+                language_code=language_code,
+                created_at=now,
+                last_seen_at=now,
+            )
+        )
         try:
             await session.commit()
         except IntegrityError:  # another worker inserted the same user first
             await session.rollback()
-            user = await session.get(TelegramUser, profile.telegram_id)
-            assert user is not None  # noqa: S101 - the conflicting insert committed it
+            return await identify(session=session, profile=profile, now=now, admin_ids=admin_ids)
     else:
-        changed = (
-            user.first_name,
-            user.last_name,
-            user.username,
-            user.language_code,
-        ) != (first_name, last_name, username, language_code) or user.blocked_at is not None
-        if changed or now - user.last_seen_at > SEEN_RESOLUTION:
-            user.first_name = first_name
-            user.last_name = last_name
-            user.username = username
-            user.language_code = language_code
-            user.last_seen_at = now
-            user.blocked_at = None  # they wrote to us, so they have unblocked the bot
+        values = _untyped(row)
+        stored, chosen, last_seen, blocked = tuple(values[:4]), values[4], values[5], values[6]
+        if values[7] is not None:
+            link = Link(*values[7:])
+        if stored != seen or blocked is not None or now - last_seen > SEEN_RESOLUTION:
+            await session.execute(
+                update(TelegramUser)
+                .where(col(TelegramUser.id) == profile.telegram_id)
+                .values(
+                    first_name=first_name,
+                    last_name=last_name,
+                    username=username,
+                    language_code=language_code,
+                    last_seen_at=now,
+                    blocked_at=None,  # they wrote to us, so they have unblocked the bot
+                )
+            )
             await session.commit()
-    link = await _link(session, profile.telegram_id)
     is_staff = profile.telegram_id in admin_ids or (link is not None and link.role == Role.ADMIN)
     return Caller(
         telegram_id=profile.telegram_id,
-        language=pick_language(user.language, user.language_code),
+        language=pick_language(chosen, language_code),
         link=link,
         is_staff=is_staff,
     )

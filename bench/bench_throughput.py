@@ -57,10 +57,11 @@ from bench.common import (
     verdict,
 )
 from bench.seed import SEED, Dataset, generate
-from bot.app import build_application, build_runtime
+from bot.app import CONCURRENT_UPDATES, build_application, build_runtime
 from bot.config import Settings
 from bot.db import Database, upgrade
 from bot.fakebotapi import Call, FakeBotAPI
+from bot.updates import PerUserUpdateProcessor
 
 RATIO_TARGET = 0.70
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -75,10 +76,12 @@ async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def echo_application(
-    base_url: str, latency: float = 0.0
+    base_url: str, latency: float = 0.0, *, concurrent: bool = False
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The bare python-telegram-bot baseline, with the builder's defaults."""
+    """The bare python-telegram-bot baseline: the builder's defaults, or amu-bot's scheduling."""
     builder = Application.builder().token(TOKEN).base_url(base_url)
+    if concurrent:
+        builder = builder.concurrent_updates(PerUserUpdateProcessor(CONCURRENT_UPDATES))
     if latency:
         request, updates_request = delayed_requests(latency)
         builder = builder.request(request).get_updates_request(updates_request)
@@ -364,13 +367,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             databases[label] = (url, linked)
         users = sorted(next(iter(databases.values()))[1]) if databases else []
         users = users or list(range(10_000_001, 10_000_001 + args.officials))
-        series = {"echo": Series("python-telegram-bot echo")}
+        series = {
+            "echo": Series("python-telegram-bot echo"),
+            "echo-concurrent": Series("python-telegram-bot echo, amu-bot's update scheduling"),
+        }
         series.update({label: Series(label) for label in databases})
         profiler = cProfile.Profile() if args.profile else None
         for round_no in range(1, args.repeats + 1):
             for key, s in series.items():
-                if key == "echo":
-                    app = echo_application(fake.base_url, latency)
+                if key.startswith("echo"):
+                    app = echo_application(
+                        fake.base_url, latency, concurrent=key == "echo-concurrent"
+                    )
                     check: Callable[[list[Reply]], None] = check_echo
                 else:
                     url, linked = databases[key]
@@ -396,7 +404,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 finally:
                     if profiler:
                         profiler.disable()
-                    if key != "echo":
+                    if not key.startswith("echo"):
                         await runtime.db.dispose()
                 s.rates.append(rate)
                 print(f"  round {round_no}: {s.label}: {rate:.0f} updates/s")
@@ -408,7 +416,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"| {s.label} | {runs} | {s.median:.0f} | {s.median / echo_rate:.0%} |")
         results["runs"][s.label] = {"rates": s.rates, "median": s.median}
     for s in series.values():
-        if s.label != series["echo"].label:
+        if not s.label.startswith("python-telegram-bot echo"):
             ratio = s.median / echo_rate
             print(
                 f"target: {s.label} >= {RATIO_TARGET:.0%} of echo: {ratio:.0%}, "

@@ -485,7 +485,11 @@ async def _import_payments(
     if result.problems:
         return
     for start in range(0, len(new), CHUNK):
-        await session.execute(insert(Payment), new[start : start + CHUNK])
+        # render_nulls: rows with and without year/kind batch together (otherwise SQLAlchemy
+        # splits them by which keys are None: ~48,000 INSERTs for 100,000 rows instead of 20).
+        await session.execute(
+            insert(Payment).execution_options(render_nulls=True), new[start : start + CHUNK]
+        )
         if progress:
             progress(min(start + CHUNK, len(new)), len(new))
     result.created = len(new)

@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 from telegram import Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -163,7 +163,7 @@ async def take_position(update: Update, context: AppContext) -> int:
             await context.bot.send_message(
                 contact.telegram_id, text, parse_mode="HTML", reply_markup=buttons
             )
-        except (Forbidden, TelegramError) as exc:
+        except TelegramError as exc:  # blocked us, never started the bot, network
             # One unreachable staff member must not stop the others from hearing of it.
             log.warning(
                 "could not notify staff %s of request %s: %s",

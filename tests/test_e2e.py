@@ -188,3 +188,43 @@ async def test_run_brings_an_empty_database_up_to_date(fake: FakeBotAPI, tmp_pat
         assert (
             "Association of Ukrainian Cities" in (await fake.await_reply(STRANGER)).params["text"]
         )
+
+
+async def test_access_request_conversation_through_the_running_bot(
+    bot_process: tuple[subprocess.Popen[bytes], Path], fake: FakeBotAPI
+) -> None:
+    """The conversation keeps its order under the real (concurrent) update scheduling."""
+    # Queue the whole conversation at once: the bot must still take it step by step.
+    for text in ("🔑 Отримати доступ", "кременч"):
+        fake.send_message(user_id=STRANGER, text=text, language_code="uk")
+    for other in range(300, 310):  # other people keep the bot busy meanwhile
+        fake.send_message(user_id=other, text="/help", language_code="en")
+    found = await fake.await_for(
+        "sendMessage",
+        predicate=lambda c: (
+            c.params.get("chat_id") == STRANGER
+            and "громад" in c.params["text"]
+            and bool(c.params.get("reply_markup", {}).get("inline_keyboard"))
+        ),
+        timeout=20,
+    )
+    [choice] = _buttons(found.params)
+    fake.press_button(user_id=STRANGER, message_id=found.result["message_id"], data=choice)
+    fake.send_message(user_id=STRANGER, text="Іван Іваненко", language_code="uk")
+    fake.send_message(user_id=STRANGER, text="бухгалтер", language_code="uk")
+    staff = await fake.await_for(
+        "sendMessage", predicate=lambda c: c.params.get("chat_id") == ADMIN, timeout=20
+    )
+    assert "Іван Іваненко, бухгалтер" in staff.params["text"]
+    approve = _buttons(staff.params)[0]
+    fake.press_button(user_id=ADMIN, message_id=staff.result["message_id"], data=approve)
+    told = await fake.await_for(
+        "sendMessage",
+        predicate=lambda c: (
+            c.params.get("chat_id") == STRANGER and "погоджено" in c.params["text"]
+        ),
+        timeout=20,
+    )
+    assert "Кременчуцька міська рада" in told.params["text"]
+    fake.send_message(user_id=STRANGER, text="💰 Внески", language_code="uk")
+    assert f"248{NBSP}530,00{NBSP}₴" in (await fake.await_reply(STRANGER)).params["text"]

@@ -37,7 +37,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 from telegram import Update
-from telegram.request import BaseRequest, RequestData
 
 from bench.common import (
     FIRST_NAME,
@@ -62,53 +61,13 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from bot.context import Runtime
 from bot.db import Database, upgrade
+from bot.fakebotapi import RecordingRequest
 from bot.i18n import Translator
 from bot.services import dues
 from models import Member
 
 IMPORT_TARGET_S = 30.0
 P99_TARGET_MS = 20.0
-BOT = {"id": 700000001, "is_bot": True, "first_name": "AMU", "username": "amu_bench_bot"}
-
-
-class AnsweringRequest(BaseRequest):
-    """Answers Bot API calls in-process like Telegram would and keeps the texts sent."""
-
-    def __init__(self) -> None:
-        self.texts: list[tuple[int, str]] = []
-        self._ids = itertools.count(1000)
-
-    @property
-    def read_timeout(self) -> float:
-        """How long a call may take (irrelevant in-process)."""
-        return 5.0
-
-    async def initialize(self) -> None:
-        """Nothing to open."""
-
-    async def shutdown(self) -> None:
-        """Nothing to close."""
-
-    async def do_request(  # type: ignore[override]
-        self, url: str, method: str, request_data: RequestData | None = None, **_: Any
-    ) -> tuple[int, bytes]:
-        """Answer getMe and sendMessage; everything else is `true`."""
-        api = url.rsplit("/", 1)[-1]
-        params = request_data.parameters if request_data else {}
-        result: Any = True
-        if api == "getMe":
-            result = BOT
-        elif api == "sendMessage":
-            chat_id = int(str(params["chat_id"]))
-            self.texts.append((chat_id, str(params.get("text", ""))))
-            result = {
-                "message_id": next(self._ids),
-                "date": 1_700_000_000,
-                "chat": {"id": chat_id, "type": "private"},
-                "from": BOT,
-                "text": params.get("text", ""),
-            }
-        return 200, json.dumps({"ok": True, "result": result}).encode()
 
 
 async def _timed_calls(
@@ -153,7 +112,7 @@ async def _handler_latency(
         translator=Translator(settings.tz),
         clock=FixedClock(settings.tz, at=NOW),
     )
-    request = AnsweringRequest()
+    request = RecordingRequest()
     app = build_application(
         runtime, request=request, updates_request=request, publish_commands=False
     )
@@ -171,9 +130,10 @@ async def _handler_latency(
         )
     finally:
         await app.shutdown()
-    if len(request.texts) != warmup + calls:
-        raise SystemExit(f"/dues: {len(request.texts)} replies to {warmup + calls} updates")
-    wrong = [(c, t[:80]) for c, t in request.texts if linked[c] not in t]
+    texts = [(int(c.params["chat_id"]), str(c.params["text"])) for c in request.of("sendMessage")]
+    if len(texts) != warmup + calls:
+        raise SystemExit(f"/dues: {len(texts)} replies to {warmup + calls} updates")
+    wrong = [(c, t[:80]) for c, t in texts if linked[c] not in t]
     if wrong:
         raise SystemExit(
             f"/dues: {len(wrong)} replies without the council's code, e.g. {wrong[0]}"

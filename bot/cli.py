@@ -133,7 +133,6 @@ def run(
     except ConfigError as exc:
         raise _fail(str(exc), 2) from None
     setup_logging(settings)
-    runtime = build_runtime(settings)
 
     async def prepare() -> str:
         try:
@@ -142,6 +141,7 @@ def run(
             await runtime.db.dispose()  # the bot's own event loop opens fresh connections
 
     try:
+        runtime = build_runtime(settings)
         revision = asyncio.run(prepare())
     except SchemaError as exc:
         raise _fail(tr.t("cli.schema_error", detail=str(exc))) from None

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -27,9 +28,24 @@ class SchemaError(Exception):
     """The database holds a schema this version of amu-bot does not know."""
 
 
+def _check_sqlite_path(url: str) -> None:
+    """Fail early, in plain words, where SQLite could not create its file.
+
+    Found before connecting on purpose: a failed aiosqlite connect leaves a worker thread that
+    reports to an event loop already closed, and the user would see a stray traceback.
+    """
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = Path(database).expanduser().resolve().parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"the folder for the SQLite file does not exist: {folder}")
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
     if url.startswith("sqlite"):
+        _check_sqlite_path(url)
         kwargs.setdefault("connect_args", {"timeout": 30})
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":

@@ -134,6 +134,9 @@ async def take_position(update: Update, context: AppContext) -> int:
     if result.outcome == RequestOutcome.ALREADY_LINKED:
         await reply(update, tr.t("access.already_linked", name=esc(name)))
         return ConversationHandler.END
+    if result.outcome == RequestOutcome.TOO_MANY:
+        await reply(update, tr.t("access.too_many", n=identity.MAX_PENDING_REQUESTS))
+        return ConversationHandler.END
     if result.outcome == RequestOutcome.NO_MEMBER:
         await reply(update, tr.t("access.expired"))
         return ConversationHandler.END

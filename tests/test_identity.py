@@ -18,7 +18,7 @@ from bot.services.identity import (
     Profile,
     RequestOutcome,
 )
-from models import Invite, Member, Official, Role, TelegramUser
+from models import AccessRequest, Invite, Member, Official, Role, TelegramUser
 from tests.conftest import NOW
 
 KREMENCHUK = "04057287"
@@ -450,3 +450,40 @@ async def test_staff_contacts(examples: Database) -> None:
         identity.StaffContact(7, "uk"),
         identity.StaffContact(BOB.telegram_id, "en"),
     ]
+
+
+async def test_one_person_cannot_flood_staff_with_requests(examples: Database) -> None:
+    from bot.services.identity import MAX_PENDING_REQUESTS, RequestOutcome, request_access
+
+    async with examples.session() as session:
+        ids = [
+            i
+            for i in (
+                await session.execute(select(col(Member.id)).order_by(col(Member.id)))
+            ).scalars()
+            if i is not None
+        ]
+        outcomes = [
+            (
+                await request_access(
+                    session=session,
+                    telegram_id=4242,
+                    member_id=member_id,
+                    full_name="Spam Spammer",
+                    position="none",
+                    now=NOW,
+                )
+            ).outcome
+            for member_id in ids[: MAX_PENDING_REQUESTS + 2]
+        ]
+        pending = (
+            await session.execute(
+                select(func.count())
+                .select_from(AccessRequest)
+                .where(col(AccessRequest.telegram_id) == 4242)
+            )
+        ).scalar_one()
+    assert (
+        outcomes == [RequestOutcome.CREATED] * MAX_PENDING_REQUESTS + [RequestOutcome.TOO_MANY] * 2
+    )
+    assert pending == MAX_PENDING_REQUESTS

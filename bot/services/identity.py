@@ -393,6 +393,8 @@ class MemberMatch:
         return self.name_en if lang == "en" and self.name_en else self.name_uk
 
 
+# Each request notifies every staff member: one person cannot keep more than this open.
+MAX_PENDING_REQUESTS = 3
 MIN_QUERY = 3
 MAX_QUERY = 100
 
@@ -419,6 +421,7 @@ class RequestOutcome(StrEnum):
     ALREADY_PENDING = "already_pending"
     ALREADY_LINKED = "already_linked"
     NO_MEMBER = "no_member"
+    TOO_MANY = "too_many"
 
 
 @dataclass(frozen=True)
@@ -460,6 +463,18 @@ async def request_access(
     ).scalar_one_or_none()
     if pending is not None:
         return RequestResult(RequestOutcome.ALREADY_PENDING, pending, **names)
+    open_requests = (
+        await session.execute(
+            select(func.count())
+            .select_from(AccessRequest)
+            .where(
+                col(AccessRequest.telegram_id) == telegram_id,
+                col(AccessRequest.status) == RequestStatus.PENDING,
+            )
+        )
+    ).scalar_one()
+    if open_requests >= MAX_PENDING_REQUESTS:
+        return RequestResult(RequestOutcome.TOO_MANY, **names)
     request = AccessRequest(
         telegram_id=telegram_id,
         member_id=member_id,

@@ -20,11 +20,9 @@ database created on the PostgreSQL server the URL names and dropped afterwards):
 from __future__ import annotations
 
 import argparse
-import asyncio
 import cProfile
 import io
 import itertools
-import json
 import pstats
 import random
 import tempfile
@@ -52,6 +50,7 @@ from bench.common import (
     load_dataset,
     machine,
     peak_rss_mb,
+    run_and_save,
     server_version,
     verdict,
 )
@@ -273,10 +272,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--profile", action="store_true", help="cProfile imports and calls")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
-    args = parser.parse_args()
-    result = asyncio.run(run(args))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    run_and_save(run, parser.parse_args())
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import cProfile
 import io
-import json
 import logging
 import multiprocessing
 import pstats
@@ -53,6 +52,7 @@ from bench.common import (
     load_dataset,
     machine,
     peak_rss_mb,
+    run_and_save,
     server_version,
     verdict,
 )
@@ -463,10 +463,7 @@ def main() -> None:
     )
     parser.add_argument("--profile", action="store_true", help="cProfile the last round")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
-    args = parser.parse_args()
-    result = asyncio.run(run(args))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    run_and_save(run, parser.parse_args())
 
 
 if __name__ == "__main__":

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import math
 import platform
 import resource
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -240,3 +243,13 @@ def machine() -> str:
         f"python-telegram-bot {telegram.__version__}, SQLAlchemy {sqlalchemy.__version__}, "
         f"SQLite {sqlite3.sqlite_version}"
     )
+
+
+def run_and_save(
+    run: Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]],
+    args: argparse.Namespace,
+) -> None:
+    """Run a benchmark; with --json, also write its numbers there."""
+    result = asyncio.run(run(args))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")

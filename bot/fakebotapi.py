@@ -1518,6 +1518,16 @@ class FakeBotAPI:
     def _store(self, chat_id: int, msg: JSONDict) -> None:
         self._bot_messages.setdefault(chat_id, {})[msg["message_id"]] = msg
 
+    def _send(self, chat_id: int, params: dict[str, Any], content: JSONDict) -> JSONDict:
+        """A new bot message with `content`, the request's inline keyboard, stored in the chat."""
+        markup = self._inline_markup(params)  # validated before a message id is spent
+        msg = self._new_bot_message(chat_id, params)
+        msg.update(content)
+        if markup is not None:
+            msg["reply_markup"] = markup
+        self._store(chat_id, msg)
+        return msg
+
     def _m_send_message(self, params: dict[str, Any]) -> JSONDict:
         chat_id = self._require_chat(params)
         text, entities = self._parse_text(
@@ -1527,15 +1537,10 @@ class FakeBotAPI:
             raise _ApiError(400, "Bad Request: message text is empty")
         if len(text) > 4096:
             raise _ApiError(400, "Bad Request: message is too long")
-        markup = self._inline_markup(params)
-        msg = self._new_bot_message(chat_id, params)
-        msg["text"] = text
+        content: JSONDict = {"text": text}
         if entities:
-            msg["entities"] = entities
-        if markup is not None:
-            msg["reply_markup"] = markup
-        self._store(chat_id, msg)
-        return msg
+            content["entities"] = entities
+        return self._send(chat_id, params, content)
 
     def _find_to_edit(self, params: dict[str, Any]) -> tuple[int, JSONDict] | None:
         if params.get("inline_message_id"):
@@ -1642,17 +1647,12 @@ class FakeBotAPI:
         )
         if len(caption) > 1024:
             raise _ApiError(400, "Bad Request: message caption is too long")
-        markup = self._inline_markup(params)
-        msg = self._new_bot_message(chat_id, params)
-        msg["document"] = document
+        content: JSONDict = {"document": document}
         if caption:
-            msg["caption"] = caption
+            content["caption"] = caption
             if entities:
-                msg["caption_entities"] = entities
-        if markup is not None:
-            msg["reply_markup"] = markup
-        self._store(chat_id, msg)
-        return msg
+                content["caption_entities"] = entities
+        return self._send(chat_id, params, content)
 
 
 # ---------------------------------------------------------------- in-process, without HTTP

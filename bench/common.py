@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from bench.seed import Dataset
 from bot.db import Database, scratch_database
-from bot.services import identity
+from bot.services import callers, invites
 from bot.services.imports import ImportKind, ImportResult, import_csv
 from models import Role
 
@@ -111,20 +111,20 @@ async def link_officials(
     linked: dict[int, str] = {}
     for i, code in enumerate(codes):
         user_id = FIRST_USER_ID + i
-        profile = identity.Profile(
+        profile = callers.Profile(
             telegram_id=user_id, first_name=FIRST_NAME, language_code=LANGUAGE
         )
         async with db.session() as session:
-            (invite,) = await identity.create_invites(
+            (invite,) = await invites.create_invites(
                 session=session, member_code=code, role=Role.OFFICIAL, count=1, now=now
             )
-            await identity.identify(
+            await callers.identify(
                 session=session, profile=profile, now=now, admin_ids=frozenset()
             )
-            redeemed = await identity.redeem_invite(
+            redeemed = await invites.redeem_invite(
                 session=session, code=invite.code, profile=profile, now=now
             )
-        if redeemed.outcome != identity.InviteOutcome.LINKED:
+        if redeemed.outcome != invites.InviteOutcome.LINKED:
             raise SystemExit(f"linking user {user_id} to {code}: {redeemed.outcome}")
         linked[user_id] = code
     return linked

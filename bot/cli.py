@@ -24,7 +24,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.db import Database, SchemaError, prepare_for_run, upgrade
 from bot.i18n import N_, Tr, Translator
 from bot.money import parse_amount, parse_rate, to_uah
-from bot.services import dues, identity
+from bot.services import dues, invites
 from bot.services.imports import ImportKind, ImportResult, import_csv
 from models import Role
 
@@ -310,7 +310,7 @@ def invite(
 
     async def work(db: Database) -> list[str]:
         async with db.session() as session:
-            invites = await identity.create_invites(
+            issued = await invites.create_invites(
                 session=session,
                 member_code=member_code,
                 role=role,
@@ -318,7 +318,7 @@ def invite(
                 now=clock.now(),
                 ttl=timedelta(days=ttl_days),
             )
-            return [i.code for i in invites]
+            return [i.code for i in issued]
 
     try:
         codes = _with_db(settings, work)

@@ -11,7 +11,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
 from bot.i18n import Tr, Translator
-from bot.services.identity import DEFAULT_LANGUAGE, Caller
+from bot.services.callers import DEFAULT_LANGUAGE, Caller
 
 
 @dataclass

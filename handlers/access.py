@@ -7,7 +7,7 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import AppContext
-from bot.services import identity
+from bot.services import callers
 from handlers.common import answer, reply
 
 
@@ -17,9 +17,9 @@ async def identify_caller(update: Update, context: AppContext) -> None:
     if update.edited_message is not None or user is None or user.is_bot:
         raise ApplicationHandlerStop  # edits, channel posts, other bots: nothing to do
     async with context.db.session() as session:
-        context.caller = await identity.identify(
+        context.caller = await callers.identify(
             session=session,
-            profile=identity.Profile(
+            profile=callers.Profile(
                 telegram_id=user.id,
                 first_name=user.first_name or "",
                 last_name=user.last_name,

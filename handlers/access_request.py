@@ -20,8 +20,8 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import AppContext
 from bot.i18n import N_
-from bot.services import identity
-from bot.services.identity import DecisionOutcome, RequestOutcome
+from bot.services import access_requests, members, staff
+from bot.services.access_requests import DecisionOutcome, RequestOutcome
 from bot.text import clean_line
 from handlers import render
 from handlers.common import answer, caller_of, esc, inline, menu, reply, show
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 SEARCH, NAME, POSITION = range(3)
 CHOOSE = r"^acc:m:(\d{1,9})$"
 DECIDE = r"^acc:(ok|no):(\d{1,9})$"
-MIN_TEXT, MAX_TEXT = 2, identity.MAX_NAME
+MIN_TEXT, MAX_TEXT = 2, access_requests.MAX_NAME
 TIMEOUT = 30 * 60  # seconds a half-filled request waits for the next answer
 
 
@@ -53,14 +53,14 @@ async def search(update: Update, context: AppContext) -> int:
     """Offer the councils whose name contains what was typed."""
     tr = context.tr
     key = _field(update)
-    if len(key) < identity.MIN_QUERY:
-        await reply(update, tr.t("access.query_short", n=identity.MIN_QUERY))
+    if len(key) < members.MIN_QUERY:
+        await reply(update, tr.t("access.query_short", n=members.MIN_QUERY))
         return SEARCH
-    if len(key) > identity.MAX_QUERY:
-        await reply(update, tr.t("access.query_long", n=identity.MAX_QUERY))
+    if len(key) > members.MAX_QUERY:
+        await reply(update, tr.t("access.query_long", n=members.MAX_QUERY))
         return SEARCH
     async with context.db.session() as session:
-        found = await identity.find_members(session=session, query=key)
+        found = await members.find_members(session=session, query=key)
     if not found:
         await reply(update, tr.t("access.not_found", query=esc(key)))
         return SEARCH
@@ -77,7 +77,7 @@ async def choose(update: Update, context: AppContext) -> int:
     assert context.matches is not None  # noqa: S101 - set by the pattern
     member_id = int(context.matches[0].group(1))
     async with context.db.session() as session:
-        region = await identity.member_region(session=session, member_id=member_id)
+        region = await members.member_region(session=session, member_id=member_id)
     if region is None:
         await answer(update, context.tr.t("fallback.stale_button"), alert=True)
         return SEARCH
@@ -116,7 +116,7 @@ async def take_position(update: Update, context: AppContext) -> int:
         return ConversationHandler.END
     caller = caller_of(context)
     async with context.db.session() as session:
-        result = await identity.request_access(
+        result = await access_requests.request_access(
             session=session,
             telegram_id=caller.telegram_id,
             member_id=draft["member_id"],
@@ -124,7 +124,7 @@ async def take_position(update: Update, context: AppContext) -> int:
             position=value,
             now=context.clock.now(),
         )
-        staff = await identity.staff_contacts(
+        contacts = await staff.staff_contacts(
             session=session, admin_ids=context.runtime.settings.admin_ids
         )
     name = result.member_name_en if tr.lang == "en" else result.member_name_uk
@@ -135,7 +135,7 @@ async def take_position(update: Update, context: AppContext) -> int:
         await reply(update, tr.t("access.already_linked", name=esc(name)))
         return ConversationHandler.END
     if result.outcome == RequestOutcome.TOO_MANY:
-        await reply(update, tr.t("access.too_many", n=identity.MAX_PENDING_REQUESTS))
+        await reply(update, tr.t("access.too_many", n=access_requests.MAX_PENDING_REQUESTS))
         return ConversationHandler.END
     if result.outcome == RequestOutcome.NO_MEMBER:
         await reply(update, tr.t("access.expired"))
@@ -143,7 +143,7 @@ async def take_position(update: Update, context: AppContext) -> int:
     await reply(update, tr.t("access.sent", name=esc(name)), menu(tr, caller))
     user = update.effective_user
     username = f"@{user.username}" if user and user.username else str(caller.telegram_id)
-    for contact in staff:
+    for contact in contacts:
         st = context.runtime.translator(contact.language)
         text = st.t(
             "access.staff_new",
@@ -174,7 +174,7 @@ async def take_position(update: Update, context: AppContext) -> int:
                 result.request_id,
                 exc,
             )
-    if not staff:
+    if not contacts:
         log.warning(
             "access request %s filed, but no staff is configured (ADMIN_IDS)", result.request_id
         )
@@ -199,7 +199,7 @@ async def decide(update: Update, context: AppContext) -> None:
     approve = context.matches[0].group(1) == "ok"
     request_id = int(context.matches[0].group(2))
     async with context.db.session() as session:
-        decision = await identity.decide_access_request(
+        decision = await access_requests.decide_access_request(
             session=session,
             request_id=request_id,
             approve=approve,

@@ -18,7 +18,7 @@ from telegram.error import BadRequest
 
 from bot.context import AppContext
 from bot.i18n import N_, Tr, Translator
-from bot.services.identity import Caller
+from bot.services.callers import Caller
 from locales import LANGUAGES
 
 MENU_DUES = N_("menu.dues")

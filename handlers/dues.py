@@ -8,7 +8,7 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import AppContext
-from bot.services import dues, identity
+from bot.services import callers, dues, members
 from bot.services.dues import DuesStatement, PaymentPage
 from handlers import render
 from handlers.common import answer, caller_of, esc, inline, reply, show
@@ -55,10 +55,10 @@ def _history_keyboard(context: AppContext, page: PaymentPage) -> InlineKeyboardM
 async def _may_view(context: AppContext, member_id: int) -> bool:
     """Callback data is untrusted: re-check the caller's right to this council every time."""
     async with context.db.session() as session:
-        region = await identity.member_region(session=session, member_id=member_id)
+        region = await members.member_region(session=session, member_id=member_id)
     if region is None:
         return False
-    return identity.may_view_member(caller_of(context), member_id=member_id, region=region)
+    return callers.may_view_member(caller_of(context), member_id=member_id, region=region)
 
 
 async def _present_statement(
@@ -83,11 +83,11 @@ async def show_dues(update: Update, context: AppContext) -> None:
     if args and (caller.is_staff or (caller.link and caller.link.role == "coordinator")):
         # Staff and coordinators may name a council: /dues 04057287
         async with context.db.session() as session:
-            member = await identity.member_by_code(session=session, code=args[0][:20])
+            member = await members.member_by_code(session=session, code=args[0][:20])
         if member is None or member.id is None:
             await reply(update, tr.t("dues.no_such_member", code=esc(args[0][:20])))
             return
-        if not identity.may_view_member(caller, member_id=member.id, region=member.region):
+        if not callers.may_view_member(caller, member_id=member.id, region=member.region):
             await reply(update, tr.t("dues.forbidden"))
             return
         await _present_statement(update, context, member.id, None)

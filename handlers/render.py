@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.i18n import N_, Tr
 from bot.services.dues import ChargeLine, DuesStatement, PaymentPage, YearStatement
-from bot.services.identity import MemberMatch
+from bot.services.members import MemberMatch
 from handlers.common import esc
 
 KIND = {

@@ -11,7 +11,7 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import AppContext
-from bot.services import identity
+from bot.services import callers
 from handlers.commands import commands_for
 from handlers.common import LANGUAGE_NAMES, answer, caller_of, inline, menu, reply, show
 from locales import LANGUAGES
@@ -45,7 +45,7 @@ async def on_language(update: Update, context: AppContext) -> None:
     lang = context.matches[0].group(1)
     caller = caller_of(context)
     async with context.db.session() as session:
-        await identity.set_language(session=session, telegram_id=caller.telegram_id, language=lang)
+        await callers.set_language(session=session, telegram_id=caller.telegram_id, language=lang)
     context.caller = dataclasses.replace(caller, language=lang)
     tr = context.tr
     await answer(update, tr.t("settings.saved"))

@@ -10,8 +10,8 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.context import AppContext
 from bot.i18n import N_
-from bot.services import identity
-from bot.services.identity import InviteOutcome
+from bot.services import callers, invites
+from bot.services.invites import InviteOutcome
 from handlers import render
 from handlers.common import caller_of, esc, menu, reply
 
@@ -24,10 +24,10 @@ FAILED = {
 }
 
 
-async def _profile(update: Update) -> identity.Profile:
+async def _profile(update: Update) -> callers.Profile:
     user = update.effective_user
     assert user is not None  # noqa: S101 - the gate stops updates without a user
-    return identity.Profile(
+    return callers.Profile(
         telegram_id=user.id,
         first_name=user.first_name or "",
         last_name=user.last_name,
@@ -60,14 +60,14 @@ async def start(update: Update, context: AppContext) -> None:
     profile = await _profile(update)
     async with context.db.session() as session:
         result = (
-            await identity.redeem_invite(
+            await invites.redeem_invite(
                 session=session, code=code, profile=profile, now=context.clock.now()
             )
             if PAYLOAD.match(code)
-            else identity.Redeemed(InviteOutcome.UNKNOWN)
+            else invites.Redeemed(InviteOutcome.UNKNOWN)
         )
         if result.outcome == InviteOutcome.LINKED:
-            context.caller = await identity.identify(
+            context.caller = await callers.identify(
                 session=session,
                 profile=profile,
                 now=context.clock.now(),

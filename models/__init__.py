@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from models.access_request import AccessRequest, RequestStatus
 from models.base import UTCDateTime, utc_now
+from models.bot_state import BotState
 from models.charge import KIND_ORDER, Charge, ChargeKind
 from models.invite import Invite
 from models.member import Member, MemberKind, search_key
@@ -16,6 +17,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "KIND_ORDER",
     "AccessRequest",
+    "BotState",
     "Charge",
     "ChargeKind",
     "Invite",

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.db import Database
-from bot.services import dues, identity
+from bot.services import dues, members
 from models import Charge, Member
 from tests.conftest import NOW, TODAY
 
@@ -24,7 +24,7 @@ ROHAN = "04436450"
 
 
 async def member_id(session: AsyncSession, code: str) -> int:
-    member = await identity.member_by_code(session=session, code=code)
+    member = await members.member_by_code(session=session, code=code)
     assert member is not None and member.id is not None, code
     return member.id
 

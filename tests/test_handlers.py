@@ -9,7 +9,7 @@ import pytest
 from telegram.error import NetworkError
 
 from bot.db import Database
-from bot.services import identity
+from bot.services import invites, members
 from models import Role
 from tests.conftest import NOW
 from tests.harness import ADMIN_ID, Harness
@@ -21,7 +21,7 @@ NBSP = "\xa0"
 
 async def invite(db: Database, code: str, role: Role = Role.OFFICIAL, **kw: object) -> str:
     async with db.session() as session:
-        invites = await identity.create_invites(
+        issued = await invites.create_invites(
             session=session,
             member_code=code,
             role=role,
@@ -29,12 +29,12 @@ async def invite(db: Database, code: str, role: Role = Role.OFFICIAL, **kw: obje
             now=NOW,
             **kw,  # type: ignore[arg-type]
         )
-    return invites[0].code
+    return issued[0].code
 
 
 async def member_id(db: Database, code: str) -> int:
     async with db.session() as session:
-        member = await identity.member_by_code(session=session, code=code)
+        member = await members.member_by_code(session=session, code=code)
     assert member is not None and member.id is not None
     return member.id
 

@@ -9,15 +9,10 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from bot.db import Database
-from bot.services import identity
-from bot.services.identity import (
-    Caller,
-    DecisionOutcome,
-    InviteOutcome,
-    Link,
-    Profile,
-    RequestOutcome,
-)
+from bot.services import access_requests, callers, invites, members, staff
+from bot.services.access_requests import DecisionOutcome, RequestOutcome
+from bot.services.callers import Caller, Link, Profile
+from bot.services.invites import InviteOutcome
 from models import AccessRequest, Invite, Member, Official, Role, TelegramUser
 from tests.conftest import NOW
 
@@ -30,7 +25,7 @@ NO_ADMINS: frozenset[int] = frozenset()
 
 async def member(db: Database, code: str) -> Member:
     async with db.session() as session:
-        found = await identity.member_by_code(session=session, code=code)
+        found = await members.member_by_code(session=session, code=code)
     assert found is not None and found.id is not None
     return found
 
@@ -39,14 +34,14 @@ async def identify(
     db: Database, profile: Profile, *, admin_ids: frozenset[int] = NO_ADMINS, now: datetime = NOW
 ) -> Caller:
     async with db.session() as session:
-        return await identity.identify(
+        return await callers.identify(
             session=session, profile=profile, now=now, admin_ids=admin_ids
         )
 
 
 async def invite(db: Database, code: str = KREMENCHUK, role: Role = Role.OFFICIAL) -> str:
     async with db.session() as session:
-        (created,) = await identity.create_invites(
+        (created,) = await invites.create_invites(
             session=session, member_code=code, role=role, count=1, now=NOW
         )
     return created.code
@@ -54,10 +49,10 @@ async def invite(db: Database, code: str = KREMENCHUK, role: Role = Role.OFFICIA
 
 async def redeem(
     db: Database, code: str, profile: Profile, *, now: datetime = NOW
-) -> identity.Redeemed:
+) -> invites.Redeemed:
     await identify(db, profile, now=now)  # a /start always passes the access gate first
     async with db.session() as session:
-        return await identity.redeem_invite(session=session, code=code, profile=profile, now=now)
+        return await invites.redeem_invite(session=session, code=code, profile=profile, now=now)
 
 
 async def officials_named(db: Database, member_id: int) -> list[tuple[str, int | None]]:
@@ -75,14 +70,14 @@ async def officials_named(db: Database, member_id: int) -> list[tuple[str, int |
 
 async def test_create_invites(examples: Database) -> None:
     async with examples.session() as session:
-        invites = await identity.create_invites(
+        issued = await invites.create_invites(
             session=session, member_code=KREMENCHUK, role=Role.COORDINATOR, count=3, now=NOW
         )
-    codes = [i.code for i in invites]
+    codes = [i.code for i in issued]
     assert len(set(codes)) == 3
     assert all(len(c) == 16 and c.replace("-", "").replace("_", "").isalnum() for c in codes)
-    assert all(i.expires_at == NOW + identity.INVITE_TTL for i in invites)
-    assert all(i.role == Role.COORDINATOR for i in invites)
+    assert all(i.expires_at == NOW + invites.INVITE_TTL for i in issued)
+    assert all(i.role == Role.COORDINATOR for i in issued)
     async with examples.session() as session:
         stored = (await session.execute(select(func.count()).select_from(Invite))).scalar_one()
     assert stored == 3
@@ -91,7 +86,7 @@ async def test_create_invites(examples: Database) -> None:
 async def test_create_invites_for_an_unknown_council(examples: Database) -> None:
     async with examples.session() as session:
         with pytest.raises(LookupError):
-            await identity.create_invites(
+            await invites.create_invites(
                 session=session, member_code="99999999", role=Role.OFFICIAL, count=1, now=NOW
             )
 
@@ -119,7 +114,7 @@ async def test_redeem_links_then_reports_already_linked_then_used(examples: Data
 
 async def test_redeem_expired_and_unknown(examples: Database) -> None:
     code = await invite(examples)
-    late = NOW + identity.INVITE_TTL
+    late = NOW + invites.INVITE_TTL
     expired = await redeem(examples, code, BOB, now=late)
     assert expired.outcome == InviteOutcome.EXPIRED
     assert (await identify(examples, BOB, now=late)).link is None
@@ -225,22 +220,22 @@ async def test_language_follows_telegram(
 async def test_chosen_language_wins(db: Database) -> None:
     await identify(db, BOB)
     async with db.session() as session:
-        await identity.set_language(session=session, telegram_id=BOB.telegram_id, language="uk")
+        await callers.set_language(session=session, telegram_id=BOB.telegram_id, language="uk")
     assert (await identify(db, BOB)).language == "uk"
     ukrainian = Profile(telegram_id=3002, first_name="Y", language_code="uk")
     await identify(db, ukrainian)
     async with db.session() as session:
-        await identity.set_language(session=session, telegram_id=3002, language="en")
+        await callers.set_language(session=session, telegram_id=3002, language="en")
         with pytest.raises(ValueError, match="unsupported"):
-            await identity.set_language(session=session, telegram_id=3002, language="de")
+            await callers.set_language(session=session, telegram_id=3002, language="de")
     assert (await identify(db, ukrainian)).language == "en"
 
 
 def test_pick_language() -> None:
-    assert identity.pick_language(None, "en-US") == "en"
-    assert identity.pick_language("uk", "en-US") == "uk"
-    assert identity.pick_language("fr", "en") == "en"  # an unsupported choice is ignored
-    assert identity.pick_language(None, "") == "uk"
+    assert callers.pick_language(None, "en-US") == "en"
+    assert callers.pick_language("uk", "en-US") == "uk"
+    assert callers.pick_language("fr", "en") == "en"  # an unsupported choice is ignored
+    assert callers.pick_language(None, "") == "uk"
 
 
 # --- rights -----------------------------------------------------------------------------------
@@ -276,13 +271,13 @@ def caller(role: str | None, *, member_id: int = 1, region: str = "Полтав�
     ],
 )
 def test_may_view_member(role: str | None, member_id: int, region: str, allowed: bool) -> None:
-    assert identity.may_view_member(caller(role), member_id=member_id, region=region) is allowed
+    assert callers.may_view_member(caller(role), member_id=member_id, region=region) is allowed
 
 
 def test_admin_ids_staff_without_link_may_view_everything() -> None:
     staff = Caller(telegram_id=9, language="uk", link=None, is_staff=True)
-    assert identity.may_view_member(staff, member_id=77, region="Одеська")
-    assert staff.member_id is None
+    assert callers.may_view_member(staff, member_id=77, region="Одеська")
+    assert staff.link is None
 
 
 # --- search -----------------------------------------------------------------------------------
@@ -290,7 +285,7 @@ def test_admin_ids_staff_without_link_may_view_everything() -> None:
 
 async def names(db: Database, query: str) -> list[str]:
     async with db.session() as session:
-        return [m.name_en for m in await identity.find_members(session=session, query=query)]
+        return [m.name_en for m in await members.find_members(session=session, query=query)]
 
 
 async def test_find_members_case_insensitive_cyrillic(examples: Database) -> None:
@@ -302,8 +297,8 @@ async def test_find_members_case_insensitive_cyrillic(examples: Database) -> Non
 
 async def test_find_members_limits_and_orders(examples: Database) -> None:
     async with examples.session() as session:
-        found = await identity.find_members(session=session, query="міська", limit=3)
-        everything = await identity.find_members(session=session, query="міська", limit=100)
+        found = await members.find_members(session=session, query="міська", limit=3)
+        everything = await members.find_members(session=session, query="міська", limit=100)
     assert len(found) == 3
     # The order is the database's collation, which differs between servers: compare sets.
     assert {m.name_uk for m in found} <= {m.name_uk for m in everything}
@@ -314,7 +309,7 @@ async def test_find_members_limits_and_orders(examples: Database) -> None:
 async def test_find_members_too_short_or_too_long(examples: Database) -> None:
     assert await names(examples, "кр") == []
     assert await names(examples, "   к  ") == []
-    assert await names(examples, "к" * (identity.MAX_QUERY + 1)) == []
+    assert await names(examples, "к" * (members.MAX_QUERY + 1)) == []
 
 
 async def test_find_members_wildcards_are_literal(db: Database) -> None:
@@ -347,9 +342,9 @@ async def test_find_members_wildcards_are_literal(db: Database) -> None:
 # --- access requests --------------------------------------------------------------------------
 
 
-async def request(db: Database, telegram_id: int, member_id: int) -> identity.RequestResult:
+async def request(db: Database, telegram_id: int, member_id: int) -> access_requests.RequestResult:
     async with db.session() as session:
-        return await identity.request_access(
+        return await access_requests.request_access(
             session=session,
             telegram_id=telegram_id,
             member_id=member_id,
@@ -359,9 +354,9 @@ async def request(db: Database, telegram_id: int, member_id: int) -> identity.Re
         )
 
 
-async def decide(db: Database, request_id: int, *, approve: bool) -> identity.Decision:
+async def decide(db: Database, request_id: int, *, approve: bool) -> access_requests.Decision:
     async with db.session() as session:
-        return await identity.decide_access_request(
+        return await access_requests.decide_access_request(
             session=session, request_id=request_id, approve=approve, staff_id=1, now=NOW
         )
 
@@ -444,16 +439,16 @@ async def test_staff_contacts(examples: Database) -> None:
     official = Profile(telegram_id=5005, first_name="Not", last_name="Staff")
     await redeem(examples, await invite(examples, role=Role.OFFICIAL), official)
     async with examples.session() as session:
-        contacts = await identity.staff_contacts(session=session, admin_ids=frozenset({7, 3}))
+        contacts = await staff.staff_contacts(session=session, admin_ids=frozenset({7, 3}))
     assert contacts == [
-        identity.StaffContact(3, "uk"),  # in ADMIN_IDS, never wrote to the bot
-        identity.StaffContact(7, "uk"),
-        identity.StaffContact(BOB.telegram_id, "en"),
+        staff.StaffContact(3, "uk"),  # in ADMIN_IDS, never wrote to the bot
+        staff.StaffContact(7, "uk"),
+        staff.StaffContact(BOB.telegram_id, "en"),
     ]
 
 
 async def test_one_person_cannot_flood_staff_with_requests(examples: Database) -> None:
-    from bot.services.identity import MAX_PENDING_REQUESTS, RequestOutcome, request_access
+    from bot.services.access_requests import MAX_PENDING_REQUESTS, RequestOutcome, request_access
 
     async with examples.session() as session:
         ids = [

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.db import Database
-from bot.services import identity
+from bot.services import callers, invites, members
 from models import Role
 from tests.conftest import NOW
 from tests.harness import Harness
@@ -88,20 +88,20 @@ actions = st.one_of(
 
 async def _prepare(db: Database, h: Harness) -> None:
     async with db.session() as session:
-        link = await identity.identify(
+        link = await callers.identify(
             session=session,
-            profile=identity.Profile(telegram_id=POLTAVA_OFFICIAL, first_name="P"),
+            profile=callers.Profile(telegram_id=POLTAVA_OFFICIAL, first_name="P"),
             now=NOW,
             admin_ids=frozenset(),
         )
         if link.link is None:
-            [inv] = await identity.create_invites(
+            [inv] = await invites.create_invites(
                 session=session, member_code=POLTAVA, role=Role.OFFICIAL, count=1, now=NOW
             )
-            await identity.redeem_invite(
+            await invites.redeem_invite(
                 session=session,
                 code=inv.code,
-                profile=identity.Profile(telegram_id=POLTAVA_OFFICIAL, first_name="P"),
+                profile=callers.Profile(telegram_id=POLTAVA_OFFICIAL, first_name="P"),
                 now=NOW,
             )
 
@@ -117,7 +117,7 @@ async def test_random_updates_never_crash_or_leak(
 ) -> None:
     await _prepare(examples, harness)
     async with examples.session() as session:
-        kremenchuk = await identity.member_by_code(session=session, code=KREMENCHUK)
+        kremenchuk = await members.member_by_code(session=session, code=KREMENCHUK)
     assert kremenchuk is not None
     harness.request.reset()
     caplog.clear()

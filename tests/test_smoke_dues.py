@@ -1,13 +1,13 @@
 """The sample data gives Kremenchuk the statement the issue describes."""
 
 from bot.db import Database
-from bot.services import dues, identity
+from bot.services import dues, members
 from tests.conftest import TODAY
 
 
 async def test_kremenchuk_statement(examples: Database) -> None:
     async with examples.session() as session:
-        member = await identity.member_by_code(session=session, code="04057287")
+        member = await members.member_by_code(session=session, code="04057287")
         assert member is not None and member.id is not None
         st = await dues.statement(session=session, member_id=member.id, today=TODAY)
     year = st.years[0]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from telegram import LinkPreviewOptions
+from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 import handlers
 from bot.clock import Clock
 from bot.config import Settings
-from bot.context import AppContext, Runtime
+from bot.context import AppContext, Runtime, UserData
 from bot.db import Database
 from bot.i18n import Translator
 from bot.updates import PerUserUpdateProcessor
@@ -19,7 +21,7 @@ from handlers.commands import publish
 # Updates of different people in flight at once; each person's own stay in order.
 CONCURRENT_UPDATES = 32
 
-AppType = Application[Any, AppContext, Any, Any, Any, Any]
+AppType = Application[Any, AppContext, UserData, Any, Any, Any]
 
 
 def build_runtime(settings: Settings, db: Database | None = None) -> Runtime:
@@ -45,9 +47,16 @@ def build_application(
         .token(runtime.settings.token())
         .base_url(runtime.settings.bot_api_url)
         .base_file_url(runtime.settings.bot_api_url.removesuffix("/bot") + "/file/bot")
-        .context_types(ContextTypes(context=AppContext))
-        .defaults(Defaults(tzinfo=runtime.settings.tz))
+        .context_types(ContextTypes(context=AppContext, user_data=UserData))
+        .defaults(
+            Defaults(
+                tzinfo=runtime.settings.tz,
+                parse_mode=ParseMode.HTML,  # every text is HTML; user input goes through esc()
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
         .concurrent_updates(PerUserUpdateProcessor(CONCURRENT_UPDATES))
+        .post_shutdown(lambda _app: runtime.db.dispose())  # the last thing the bot does
     )
     if request is not None:
         builder = builder.request(request)

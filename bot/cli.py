@@ -149,12 +149,7 @@ def run(
         raise _fail(tr.t("cli.db_unreachable", detail=str(exc))) from None
 
     logging.getLogger(__name__).info("database schema at revision %s", revision)
-    application = build_application(runtime)
-
-    async def close_db(_: Any) -> None:
-        await runtime.db.dispose()
-
-    application.post_shutdown = close_db
+    application = build_application(runtime)  # it disposes the database when it stops
     if webhook_url:
         from urllib.parse import urlsplit
 
@@ -194,10 +189,11 @@ def db_upgrade() -> None:
 def _print_import(tr: Tr, path: Path, result: ImportResult) -> None:
     if result.ok:
         out.print(
-            tr.t(
+            tr.tn(
                 "cli.import_done",
+                "cli.import_done.plural",
+                result.rows,
                 file=path.name,
-                rows=result.rows,
                 created=result.created,
                 updated=result.updated,
                 unchanged=result.unchanged,

@@ -15,6 +15,24 @@ from bot.services.callers import DEFAULT_LANGUAGE, Caller
 
 
 @dataclass
+class AccessDraft:
+    """An access request being filled in: the council chosen, then the person's name."""
+
+    member_id: int
+    full_name: str | None = None
+
+
+class UserData:
+    """What the bot keeps about one person between their updates (python-telegram-bot's
+    `context.user_data`, typed through ContextTypes)."""
+
+    __slots__ = ("access_draft",)
+
+    def __init__(self) -> None:
+        self.access_draft: AccessDraft | None = None
+
+
+@dataclass
 class Runtime:
     """What the bot needs at run time, built once at start-up (tests build their own)."""
 
@@ -24,7 +42,7 @@ class Runtime:
     clock: Clock
 
 
-class AppContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+class AppContext(CallbackContext[ExtBot[None], UserData, dict[Any, Any], dict[Any, Any]]):
     """Callback context with the runtime and the caller that the access gate identified."""
 
     def __init__(
@@ -35,6 +53,13 @@ class AppContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     ) -> None:
         super().__init__(application, chat_id=chat_id, user_id=user_id)
         self.caller: Caller | None = None
+
+    @property
+    def data(self) -> UserData:
+        """What the bot keeps about the caller between updates (every private update has it)."""
+        if self.user_data is None:
+            raise RuntimeError("an update without a user has no user data")
+        return self.user_data
 
     @property
     def runtime(self) -> Runtime:

@@ -21,8 +21,10 @@ from bot.money import to_uah
 from locales import LANGUAGES, catalog_file
 
 BABEL_LOCALES = {"uk": "uk_UA", "en": "en_GB"}
-# English locales write "UAH248,530.00"; "248,530.00 UAH" reads better beside Ukrainian names.
-MONEY_PATTERNS = {"en": "#,##0.00\u00a0\u00a4\u00a4"}
+# English uses CLDR's standard currency pattern (¤#,##0.00), with the space that CLDR's
+# currency spacing puts between a code and digits and Babel leaves out ("UAH248,530.00").
+# Ukrainian uses its standard pattern unchanged: "248 530,00 ₴".
+MONEY_PATTERNS = {"en": "\u00a4\u00a0#,##0.00"}
 
 
 LOCALES = {lang: Locale.parse(tag) for lang, tag in BABEL_LOCALES.items()}
@@ -37,6 +39,18 @@ def _money(lang: str, kop: int) -> str:
     )
 
 
+@lru_cache(maxsize=256)
+def _money_rate(lang: str, value: Decimal) -> str:
+    # Same pattern as any amount, but a rate keeps all its digits: 1.1625 stays 1.1625.
+    return format_currency(
+        value,
+        "UAH",
+        format=MONEY_PATTERNS.get(lang),
+        locale=LOCALES[lang],
+        decimal_quantization=False,
+    )
+
+
 @lru_cache(maxsize=4096)
 def _date(lang: str, value: date, fmt: str) -> str:
     return format_date(value, format=fmt, locale=LOCALES[lang])
@@ -45,6 +59,11 @@ def _date(lang: str, value: date, fmt: str) -> str:
 @lru_cache(maxsize=4096)
 def _decimal(lang: str, value: int | Decimal, fmt: str | None) -> str:
     return format_decimal(value, format=fmt, locale=LOCALES[lang])
+
+
+def localized(lang: str, uk: str, en: str) -> str:
+    """The one place that picks a council's (or any bilingual) name for a reader."""
+    return en if lang == "en" and en else uk
 
 
 def N_(msgid: str) -> str:
@@ -92,13 +111,17 @@ class Tr:
         """248530,00 ₴ the way the reader's locale writes it."""
         return _money(self.lang, kop)
 
+    def money_rate(self, value: Decimal) -> str:
+        """A rate in hryvnias (per inhabitant) in the same format as any amount: 1,16 ₴."""
+        return _money_rate(self.lang, value)
+
+    def name(self, uk: str, en: str) -> str:
+        """A name kept in both languages, in the reader's (Ukrainian where English is missing)."""
+        return localized(self.lang, uk, en)
+
     def number(self, value: int | Decimal, fmt: str | None = None) -> str:
         """A number with the locale's grouping (and an optional CLDR pattern)."""
         return _decimal(self.lang, value, fmt)
-
-    def rate(self, value: Decimal) -> str:
-        """A rate with at least two decimals, e.g. 1,16."""
-        return _decimal(self.lang, value, "#,##0.00####")
 
     def date(self, value: date, fmt: str = "long") -> str:
         """A date in words in the reader's language (long format: day, month name, year)."""

@@ -15,3 +15,31 @@ def clean_line(text: str, limit: int | None = None) -> str:
     kept = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
     folded = " ".join(kept.split())
     return folded if limit is None else folded[:limit]
+
+
+# The Ukrainian alphabet in its order; code points put є, і, ї and ґ after я.
+UKRAINIAN_ALPHABET = "абвгґдеєжзиіїйклмнопрстуфхцчшщьюя"
+_LETTER_RANK = {ch: i for i, ch in enumerate(UKRAINIAN_ALPHABET)}
+_APOSTROPHES = frozenset("'\u2019\u02bc`\u2018")
+
+
+def ukrainian_sort_key(text: str) -> tuple[tuple[int, int], ...]:
+    """Sort key for Ukrainian alphabetical order (the way a dictionary or a registry sorts).
+
+    Case is ignored; an apostrophe does not count (as in dictionaries); spaces and punctuation
+    come before digits, digits before Ukrainian letters, and other letters (Latin) after them.
+    """
+    key = []
+    for ch in text.casefold():
+        if ch in _APOSTROPHES:
+            continue
+        rank = _LETTER_RANK.get(ch)
+        if rank is not None:
+            key.append((2, rank))
+        elif ch.isdigit():
+            key.append((1, ord(ch)))
+        elif ch.isalpha():
+            key.append((3, ord(ch)))
+        else:
+            key.append((0, ord(ch)))
+    return tuple(key)

@@ -9,19 +9,27 @@ from telegram.ext import Application, TypeHandler, filters
 
 from bot.i18n import Translator
 from handlers import access, access_request, dues, errors, fallback, help, settings, start
-from handlers.common import MENU_DUES, MENU_HELP, MENU_REQUEST, MENU_SETTINGS, label_pattern
+from handlers.common import (
+    MENU,
+    MENU_DUES,
+    MENU_HELP,
+    MENU_REQUEST,
+    MENU_SETTINGS,
+    label_pattern,
+)
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any], translator: Translator) -> None:
     """Order matters: the gate first, features next, catch-alls last."""
 
-    def label(msgid: str) -> filters.BaseFilter:
-        return filters.Regex(label_pattern(translator, msgid))
+    def label(*msgids: str) -> filters.BaseFilter:
+        return filters.Regex(label_pattern(translator, *msgids))
 
     app.add_handler(TypeHandler(Update, access.identify_caller), group=-1)
     app.add_handlers(
         start.handlers()
-        + access_request.handlers(label(MENU_REQUEST))  # the conversation first: it owns free text
+        # The conversation first: it owns free text (but never menu labels or commands).
+        + access_request.handlers(label(MENU_REQUEST), label(*MENU))
         + dues.handlers(label(MENU_DUES))
         + settings.handlers(label(MENU_SETTINGS))
         + help.handlers(label(MENU_HELP))

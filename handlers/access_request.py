@@ -7,44 +7,59 @@ import warnings
 from typing import Any
 
 from telegram import Update
-from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
-    CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
     filters,
 )
+from telegram.helpers import mention_html
 from telegram.warnings import PTBUserWarning
 
-from bot.context import AppContext
-from bot.i18n import N_
+from bot.context import AccessDraft, AppContext
+from bot.i18n import N_, Tr
+from bot.regions import region_name
 from bot.services import access_requests, members, staff
 from bot.services.access_requests import DecisionOutcome, RequestOutcome
 from bot.text import clean_line
 from handlers import render
-from handlers.common import answer, caller_of, esc, inline, menu, reply, show
+from handlers.callback_data import DECISION, ID, Callback
+from handlers.common import answer, caller_of, esc, inline, menu, reply, send_to, show
 
 log = logging.getLogger(__name__)
 
 SEARCH, NAME, POSITION = range(3)
-CHOOSE = r"^acc:m:(\d{1,9})$"
-DECIDE = r"^acc:(ok|no):(\d{1,9})$"
+NEW_REQUEST = Callback("acc:new")  # start a request (offered to strangers who ask for dues)
+CHOOSE = Callback("acc:m", (ID,))  # the council found by name
+DECIDE = Callback("acc", (DECISION, ID))  # staff approve (ok) or deny (no) a request
 MIN_TEXT, MAX_TEXT = 2, access_requests.MAX_NAME
+CONVERSATION = "access_request"
 TIMEOUT = 30 * 60  # seconds a half-filled request waits for the next answer
 
 
+def _too_many(tr: Tr) -> str:
+    limit = access_requests.MAX_PENDING_REQUESTS
+    return tr.tn("access.too_many", "access.too_many.plural", limit)
+
+
 async def begin(update: Update, context: AppContext) -> int:
-    """Ask for part of the council's name."""
+    """Ask for part of the council's name, unless the caller may not file a request now."""
     await answer(update)
     caller = caller_of(context)
     tr = context.tr
     if caller.link is not None:
-        name = caller.link.member_name_en if tr.lang == "en" else caller.link.member_name_uk
+        name = tr.name(caller.link.member_name_uk, caller.link.member_name_en)
         await reply(update, tr.t("access.already_linked", name=esc(name)))
         return ConversationHandler.END
-    context.user_data.pop("access", None)  # type: ignore[union-attr]
+    async with context.db.session() as session:
+        too_many = await access_requests.too_many_pending(
+            session=session, telegram_id=caller.telegram_id
+        )
+    if too_many:  # say so now, not after they typed everything
+        await reply(update, _too_many(tr))
+        return ConversationHandler.END
+    context.data.access_draft = None
     await reply(update, tr.t("access.ask_council"))
     return SEARCH
 
@@ -54,35 +69,49 @@ async def search(update: Update, context: AppContext) -> int:
     tr = context.tr
     key = _field(update)
     if len(key) < members.MIN_QUERY:
-        await reply(update, tr.t("access.query_short", n=members.MIN_QUERY))
+        await reply(
+            update, tr.tn("access.query_short", "access.query_short.plural", members.MIN_QUERY)
+        )
         return SEARCH
     if len(key) > members.MAX_QUERY:
-        await reply(update, tr.t("access.query_long", n=members.MAX_QUERY))
+        await reply(
+            update,
+            tr.tn("access.query_long", "access.query_long.plural", members.MAX_QUERY),
+        )
         return SEARCH
     async with context.db.session() as session:
-        found = await members.find_members(session=session, query=key)
-    if not found:
+        found = await members.find_members(session=session, query=key, lang=tr.lang)
+    if not found.total:
         await reply(update, tr.t("access.not_found", query=esc(key)))
         return SEARCH
     await reply(
         update,
         render.matches(tr, found),
-        inline([[(f"{m.name(tr.lang)} ({m.region})", f"acc:m:{m.id}")] for m in found]),
+        inline(
+            [
+                [
+                    (
+                        f"{tr.name(m.name_uk, m.name_en)} ({region_name(tr, m.region)})",
+                        CHOOSE.build(m.id),
+                    )
+                ]
+                for m in found.matches
+            ]
+        ),
     )
     return SEARCH
 
 
 async def choose(update: Update, context: AppContext) -> int:
     """Remember the council that was tapped and ask for the person's name."""
-    assert context.matches is not None  # noqa: S101 - set by the pattern
-    member_id = int(context.matches[0].group(1))
+    (member_id,) = CHOOSE.numbers(context.matches)
     async with context.db.session() as session:
         region = await members.member_region(session=session, member_id=member_id)
     if region is None:
         await answer(update, context.tr.t("fallback.stale_button"), alert=True)
         return SEARCH
     await answer(update)
-    context.user_data["access"] = {"member_id": member_id}  # type: ignore[index]
+    context.data.access_draft = AccessDraft(member_id=member_id)
     await show(update, context.tr.t("access.ask_name"))
     return NAME
 
@@ -98,7 +127,11 @@ async def take_name(update: Update, context: AppContext) -> int:
     if not MIN_TEXT <= len(value) <= MAX_TEXT:
         await reply(update, context.tr.t("access.bad_text", low=MIN_TEXT, high=MAX_TEXT))
         return NAME
-    context.user_data.setdefault("access", {})["full_name"] = value  # type: ignore[union-attr]
+    draft = context.data.access_draft
+    if draft is None:
+        await reply(update, context.tr.t("access.expired"))
+        return ConversationHandler.END
+    draft.full_name = value
     await reply(update, context.tr.t("access.ask_position"))
     return POSITION
 
@@ -110,8 +143,8 @@ async def take_position(update: Update, context: AppContext) -> int:
     if not MIN_TEXT <= len(value) <= MAX_TEXT:
         await reply(update, tr.t("access.bad_text", low=MIN_TEXT, high=MAX_TEXT))
         return POSITION
-    draft = context.user_data.pop("access", {})  # type: ignore[union-attr]
-    if "member_id" not in draft or "full_name" not in draft:
+    draft, context.data.access_draft = context.data.access_draft, None
+    if draft is None or draft.full_name is None:
         await reply(update, tr.t("access.expired"))
         return ConversationHandler.END
     caller = caller_of(context)
@@ -119,15 +152,15 @@ async def take_position(update: Update, context: AppContext) -> int:
         result = await access_requests.request_access(
             session=session,
             telegram_id=caller.telegram_id,
-            member_id=draft["member_id"],
-            full_name=draft["full_name"],
+            member_id=draft.member_id,
+            full_name=draft.full_name,
             position=value,
             now=context.clock.now(),
         )
         contacts = await staff.staff_contacts(
             session=session, admin_ids=context.runtime.settings.admin_ids
         )
-    name = result.member_name_en if tr.lang == "en" else result.member_name_uk
+    name = tr.name(result.member_name_uk, result.member_name_en)
     if result.outcome == RequestOutcome.ALREADY_PENDING:
         await reply(update, tr.t("access.pending", name=esc(name)))
         return ConversationHandler.END
@@ -135,45 +168,40 @@ async def take_position(update: Update, context: AppContext) -> int:
         await reply(update, tr.t("access.already_linked", name=esc(name)))
         return ConversationHandler.END
     if result.outcome == RequestOutcome.TOO_MANY:
-        await reply(update, tr.t("access.too_many", n=access_requests.MAX_PENDING_REQUESTS))
+        await reply(update, _too_many(tr))
         return ConversationHandler.END
     if result.outcome == RequestOutcome.NO_MEMBER:
         await reply(update, tr.t("access.expired"))
         return ConversationHandler.END
     await reply(update, tr.t("access.sent", name=esc(name)), menu(tr, caller))
     user = update.effective_user
-    username = f"@{user.username}" if user and user.username else str(caller.telegram_id)
+    # Staff see who wrote, with a link that opens the chat, not just a number.
+    telegram = mention_html(
+        caller.telegram_id, user.full_name if user else str(caller.telegram_id)
+    )
+    if user and user.username:
+        telegram += " " + esc(f"@{user.username}")
     for contact in contacts:
         st = context.runtime.translator(contact.language)
         text = st.t(
             "access.staff_new",
             id=result.request_id,
-            full_name=esc(draft["full_name"]),
+            full_name=esc(draft.full_name),
             position=esc(value),
-            member=esc(result.member_name_en if st.lang == "en" else result.member_name_uk),
-            region=esc(result.region),
-            telegram=esc(username),
+            member=esc(st.name(result.member_name_uk, result.member_name_en)),
+            region=esc(region_name(st, result.region)),
+            telegram=telegram,
         )
         buttons = inline(
             [
                 [
-                    (st.t("access.btn.approve"), f"acc:ok:{result.request_id}"),
-                    (st.t("access.btn.deny"), f"acc:no:{result.request_id}"),
+                    (st.t("access.btn.approve"), DECIDE.build("ok", result.request_id)),
+                    (st.t("access.btn.deny"), DECIDE.build("no", result.request_id)),
                 ]
             ]
         )
-        try:
-            await context.bot.send_message(
-                contact.telegram_id, text, parse_mode="HTML", reply_markup=buttons
-            )
-        except TelegramError as exc:  # blocked us, never started the bot, network
-            # One unreachable staff member must not stop the others from hearing of it.
-            log.warning(
-                "could not notify staff %s of request %s: %s",
-                contact.telegram_id,
-                result.request_id,
-                exc,
-            )
+        # One unreachable staff member must not stop the others from hearing of it.
+        await send_to(context, contact.telegram_id, text, buttons)
     if not contacts:
         log.warning(
             "access request %s filed, but no staff is configured (ADMIN_IDS)", result.request_id
@@ -183,7 +211,7 @@ async def take_position(update: Update, context: AppContext) -> int:
 
 async def cancel(update: Update, context: AppContext) -> int:
     """Drop the half-filled request."""
-    context.user_data.pop("access", None)  # type: ignore[union-attr]
+    context.data.access_draft = None
     await reply(update, context.tr.t("cancel.done"), menu(context.tr, context.caller))
     return ConversationHandler.END
 
@@ -195,9 +223,8 @@ async def decide(update: Update, context: AppContext) -> None:
     if not caller.is_staff:
         await answer(update, tr.t("access.staff_only"), alert=True)
         return
-    assert context.matches is not None  # noqa: S101 - set by the pattern
-    approve = context.matches[0].group(1) == "ok"
-    request_id = int(context.matches[0].group(2))
+    verdict, request_id_text = DECIDE.parse(context.matches)
+    approve, request_id = verdict == "ok", int(request_id_text)
     async with context.db.session() as session:
         decision = await access_requests.decide_access_request(
             session=session,
@@ -213,7 +240,7 @@ async def decide(update: Update, context: AppContext) -> None:
         await answer(update, tr.t("access.already_decided"), alert=True)
         return
     await answer(update)
-    member = decision.member_name_en if tr.lang == "en" else decision.member_name_uk
+    member = tr.name(decision.member_name_uk, decision.member_name_en)
     await show(
         update,
         tr.t(
@@ -225,40 +252,60 @@ async def decide(update: Update, context: AppContext) -> None:
         ),
     )
     rt = context.runtime.translator(decision.requester_language)
-    name = decision.member_name_en if rt.lang == "en" else decision.member_name_uk
+    name = rt.name(decision.member_name_uk, decision.member_name_en)
     text = rt.t(N_("access.you_approved") if approve else N_("access.you_denied"), name=esc(name))
-    try:
-        await context.bot.send_message(
-            decision.requester_id, text, parse_mode="HTML", reply_markup=menu(rt, approve)
-        )
-    except TelegramError as exc:
-        log.warning(
-            "could not tell %s about request %s: %s", decision.requester_id, request_id, exc
-        )
+    await send_to(context, decision.requester_id, text, menu(rt, approve))
 
 
-def handlers(menu_label: filters.BaseFilter) -> list[BaseHandler[Update, AppContext, Any]]:
-    """The conversation and the staff decision buttons."""
-    text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+async def leave(update: Update, context: AppContext) -> int:
+    """A command or a menu button during the request: never an answer. Drop the request and
+    do what was asked, as if no request had been in progress."""
+    context.data.access_draft = None
+    app = context.application
+    group: list[BaseHandler[Any, Any, Any]] = app.handlers.get(0, [])
+    for handler in group:
+        if isinstance(handler, ConversationHandler) and handler.name == CONVERSATION:
+            continue
+        check = handler.check_update(update)
+        if check is not None and check is not False:
+            try:
+                await handler.handle_update(update, app, check, context)
+            except Exception as exc:  # reported like any failure; the request ends regardless
+                await app.process_error(update, exc)
+            break
+    return ConversationHandler.END
+
+
+def handlers(
+    menu_label: filters.BaseFilter, any_menu_label: filters.BaseFilter
+) -> list[BaseHandler[Update, AppContext, Any]]:
+    """The conversation and the staff decision buttons; `any_menu_label` matches every button
+    of the menu keyboard, which stays on screen during the conversation."""
+    answer_text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND & ~any_menu_label
     with warnings.catch_warnings():
         # A CallbackQueryHandler inside a per-chat conversation is exactly what we want here.
         warnings.simplefilter("ignore", PTBUserWarning)
         conversation: ConversationHandler[AppContext] = ConversationHandler(
             entry_points=[
                 MessageHandler(filters.UpdateType.MESSAGE & menu_label, begin),
-                CallbackQueryHandler(begin, pattern=r"^acc:new$"),
+                NEW_REQUEST.handler(begin),
             ],
             states={
                 SEARCH: [
-                    CallbackQueryHandler(choose, pattern=CHOOSE),
-                    MessageHandler(text, search),
+                    CHOOSE.handler(choose),
+                    MessageHandler(answer_text, search),
                 ],
-                NAME: [MessageHandler(text, take_name)],
-                POSITION: [MessageHandler(text, take_position)],
+                NAME: [MessageHandler(answer_text, take_name)],
+                POSITION: [MessageHandler(answer_text, take_position)],
             },
-            fallbacks=[CommandHandler("cancel", cancel)],
+            fallbacks=[
+                CommandHandler("cancel", cancel),
+                MessageHandler(
+                    filters.UpdateType.MESSAGE & (filters.COMMAND | any_menu_label), leave
+                ),
+            ],
             conversation_timeout=TIMEOUT,
             allow_reentry=True,
-            name="access_request",
+            name=CONVERSATION,
         )
-    return [conversation, CallbackQueryHandler(decide, pattern=DECIDE)]
+    return [conversation, DECIDE.handler(decide)]

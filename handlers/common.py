@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Iterable
 
@@ -13,13 +14,15 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.context import AppContext
 from bot.i18n import N_, Tr, Translator
+from bot.services import callers
 from bot.services.callers import Caller
 from locales import LANGUAGES
+
+log = logging.getLogger(__name__)
 
 MENU_DUES = N_("menu.dues")
 MENU_HELP = N_("menu.help")
@@ -27,6 +30,9 @@ MENU_SETTINGS = N_("menu.settings")
 MENU_REQUEST = N_("menu.request_access")
 LANGUAGE_NAMES = {"uk": N_("lang.uk"), "en": N_("lang.en")}
 MAX_MESSAGE = 4096  # Telegram's limit for one message text
+MENU = (MENU_DUES, MENU_HELP, MENU_SETTINGS, MENU_REQUEST)
+# What Telegram answers (403) when a person can no longer receive anything from the bot.
+GONE = ("bot was blocked by the user", "user is deactivated")
 
 
 def esc(text: str) -> str:
@@ -51,9 +57,9 @@ def menu(tr: Tr, caller: Caller | bool | None) -> ReplyKeyboardMarkup:
     )
 
 
-def label_pattern(translator: Translator, msgid: str) -> re.Pattern[str]:
-    """Match a menu label in any language: a keyboard may outlive a language switch."""
-    labels = {translator(lang).t(msgid) for lang in LANGUAGES}
+def label_pattern(translator: Translator, *msgids: str) -> re.Pattern[str]:
+    """Match menu labels in any language: a keyboard may outlive a language switch."""
+    labels = {translator(lang).t(msgid) for lang in LANGUAGES for msgid in msgids}
     return re.compile("^(" + "|".join(re.escape(label) for label in sorted(labels)) + ")$")
 
 
@@ -75,13 +81,11 @@ def clip(text: str) -> str:
 async def reply(
     update: Update, text: str, markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None
 ) -> None:
-    """Answer in the update's chat in HTML."""
+    """Answer in the update's chat (HTML without link previews: the application's defaults)."""
     chat = update.effective_chat
     if chat is None:
         return
-    await chat.send_message(
-        clip(text), parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True
-    )
+    await chat.send_message(clip(text), reply_markup=markup)
 
 
 async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -91,12 +95,7 @@ async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
         await reply(update, text, markup)
         return
     try:
-        await query.message.edit_text(
-            clip(text),
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            disable_web_page_preview=True,
-        )
+        await query.message.edit_text(clip(text), reply_markup=markup)
     except BadRequest as exc:
         # Pressing the same page twice changes nothing; Telegram says so as an error.
         if "not modified" not in exc.message.lower():
@@ -114,3 +113,29 @@ def caller_of(context: AppContext) -> Caller:
     if context.caller is None:
         raise RuntimeError("the access gate did not run for this update")
     return context.caller
+
+
+async def send_to(
+    context: AppContext,
+    chat_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None,
+) -> bool:
+    """Message someone other than the caller; False if it did not reach them.
+
+    A person who blocked the bot (or whose account is gone) is remembered as such.
+    """
+    try:
+        await context.bot.send_message(chat_id, clip(text), reply_markup=markup)
+    except Forbidden as exc:
+        log.warning("chat %s cannot be reached: %s", chat_id, exc)
+        if any(reason in exc.message.lower() for reason in GONE):
+            async with context.db.session() as session:
+                await callers.mark_blocked(
+                    session=session, telegram_id=chat_id, now=context.clock.now()
+                )
+        return False
+    except TelegramError as exc:  # network, a chat that never started the bot, a bad id
+        log.warning("could not message chat %s: %s", chat_id, exc)
+        return False
+    return True

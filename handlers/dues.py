@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import AppContext
 from bot.services import callers, dues, members
 from bot.services.dues import DuesStatement, PaymentPage
 from handlers import render
+from handlers.access_request import NEW_REQUEST
+from handlers.callback_data import ID, PAGE, YEAR, Callback
 from handlers.common import answer, caller_of, esc, inline, reply, show
 
-YEAR = r"^dues:y:(\d{1,9}):(\d{4})$"
-HISTORY = r"^dues:h:(\d{1,9}):(\d{1,4})$"
-OVERVIEW = r"^dues:s:(\d{1,9})$"
-
+YEAR_PAGE = Callback("dues:y", (ID, YEAR))  # a council's statement for one year
+HISTORY = Callback("dues:h", (ID, PAGE))  # a page of its payment history
+OVERVIEW = Callback("dues:s", (ID,))  # back to the current year and the unpaid ones
 
 YEAR_BUTTONS = 6  # the most recent years offered; older ones are reached by /dues history
 
@@ -31,10 +32,10 @@ def _statement_keyboard(
     years = [y for y in st.all_years[-YEAR_BUTTONS:] if overview or y not in shown]
     rows = []
     if years:
-        rows.append([(tr.t("dues.btn.year", year=y), f"dues:y:{mid}:{y}") for y in years])
-    bottom = [(tr.t("dues.btn.history"), f"dues:h:{mid}:0")]
+        rows.append([(tr.t("dues.btn.year", year=y), YEAR_PAGE.build(mid, y)) for y in years])
+    bottom = [(tr.t("dues.btn.history"), HISTORY.build(mid, 0))]
     if not overview:
-        bottom.append((tr.t("dues.btn.overview"), f"dues:s:{mid}"))
+        bottom.append((tr.t("dues.btn.overview"), OVERVIEW.build(mid)))
     rows.append(bottom)
     return inline(rows)
 
@@ -44,11 +45,11 @@ def _history_keyboard(context: AppContext, page: PaymentPage) -> InlineKeyboardM
     mid = page.member.id
     nav = []
     if page.page > 0:
-        nav.append((tr.t("history.btn.newer"), f"dues:h:{mid}:{page.page - 1}"))
+        nav.append((tr.t("history.btn.newer"), HISTORY.build(mid, page.page - 1)))
     if page.page + 1 < page.pages:
-        nav.append((tr.t("history.btn.older"), f"dues:h:{mid}:{page.page + 1}"))
+        nav.append((tr.t("history.btn.older"), HISTORY.build(mid, page.page + 1)))
     rows = [nav] if nav else []
-    rows.append([(tr.t("dues.btn.overview"), f"dues:s:{mid}")])
+    rows.append([(tr.t("dues.btn.overview"), OVERVIEW.build(mid))])
     return inline(rows)
 
 
@@ -80,12 +81,16 @@ async def show_dues(update: Update, context: AppContext) -> None:
     caller = caller_of(context)
     tr = context.tr
     args = context.args or []
-    if args and (caller.is_staff or (caller.link and caller.link.role == "coordinator")):
+    code = args[0][:20] if args else None
+    if code is not None and callers.may_name_council(caller):
         # Staff and coordinators may name a council: /dues 04057287
+        if not members.is_edrpou(code):
+            await reply(update, tr.t("dues.bad_code", code=esc(code)))
+            return
         async with context.db.session() as session:
-            member = await members.member_by_code(session=session, code=args[0][:20])
+            member = await members.member_by_code(session=session, code=code)
         if member is None or member.id is None:
-            await reply(update, tr.t("dues.no_such_member", code=esc(args[0][:20])))
+            await reply(update, tr.t("dues.no_such_member", code=esc(code)))
             return
         if not callers.may_view_member(caller, member_id=member.id, region=member.region):
             await reply(update, tr.t("dues.forbidden"))
@@ -99,16 +104,18 @@ async def show_dues(update: Update, context: AppContext) -> None:
         await reply(
             update,
             tr.t("dues.not_linked"),
-            inline([[(tr.t("access.btn.request"), "acc:new")]]),
+            inline([[(tr.t("access.btn.request"), NEW_REQUEST.build())]]),
         )
+        return
+    if code is not None and code != caller.link.member_code:
+        await reply(update, tr.t("dues.own_only"))
         return
     await _present_statement(update, context, caller.link.member_id, None)
 
 
 async def on_year(update: Update, context: AppContext) -> None:
     """Page to another year."""
-    assert context.matches is not None  # noqa: S101 - set by the pattern
-    member_id, year = int(context.matches[0].group(1)), int(context.matches[0].group(2))
+    member_id, year = YEAR_PAGE.numbers(context.matches)
     if not await _may_view(context, member_id):
         await answer(update, context.tr.t("dues.forbidden"), alert=True)
         return
@@ -118,8 +125,7 @@ async def on_year(update: Update, context: AppContext) -> None:
 
 async def on_overview(update: Update, context: AppContext) -> None:
     """Back to this year and the unpaid years."""
-    assert context.matches is not None  # noqa: S101 - set by the pattern
-    member_id = int(context.matches[0].group(1))
+    (member_id,) = OVERVIEW.numbers(context.matches)
     if not await _may_view(context, member_id):
         await answer(update, context.tr.t("dues.forbidden"), alert=True)
         return
@@ -129,8 +135,7 @@ async def on_overview(update: Update, context: AppContext) -> None:
 
 async def on_history(update: Update, context: AppContext) -> None:
     """Open a page of the payment history."""
-    assert context.matches is not None  # noqa: S101 - set by the pattern
-    member_id, page_no = int(context.matches[0].group(1)), int(context.matches[0].group(2))
+    member_id, page_no = HISTORY.numbers(context.matches)
     if not await _may_view(context, member_id):
         await answer(update, context.tr.t("dues.forbidden"), alert=True)
         return
@@ -145,7 +150,7 @@ def handlers(menu_label: filters.BaseFilter) -> list[BaseHandler[Update, AppCont
     return [
         CommandHandler("dues", show_dues, filters=filters.UpdateType.MESSAGE),
         MessageHandler(filters.UpdateType.MESSAGE & menu_label, show_dues),
-        CallbackQueryHandler(on_year, pattern=YEAR),
-        CallbackQueryHandler(on_overview, pattern=OVERVIEW),
-        CallbackQueryHandler(on_history, pattern=HISTORY),
+        YEAR_PAGE.handler(on_year),
+        OVERVIEW.handler(on_overview),
+        HISTORY.handler(on_history),
     ]

@@ -8,17 +8,32 @@ from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import AppContext
-from handlers.common import caller_of, menu, reply
+from bot.i18n import N_
+from bot.regions import region_name
+from bot.services import callers
+from bot.services.callers import Scope
+from handlers.common import caller_of, esc, menu, reply
+
+# What each role may do, in the words of /help.
+BY_SCOPE = {
+    Scope.NONE: N_("help.stranger"),
+    Scope.OWN: N_("help.official"),
+    Scope.REGION: N_("help.coordinator"),
+    Scope.ALL: N_("help.staff"),
+}
 
 
 async def show_help(update: Update, context: AppContext) -> None:
     """Explain what the caller can do, by who they are."""
     caller = caller_of(context)
     tr = context.tr
-    parts = [tr.t("help.intro")]
-    parts.append(tr.t("help.linked") if caller.link else tr.t("help.stranger"))
-    if caller.is_staff or (caller.link and caller.link.role == "coordinator"):
-        parts.append(tr.t("help.staff"))
+    link = caller.link
+    name = esc(tr.name(link.member_name_uk, link.member_name_en)) if link else ""
+    region = esc(region_name(tr, link.region)) if link else ""
+    scope = callers.scope(caller)
+    parts = [tr.t("help.intro"), tr.t(BY_SCOPE[scope], name=name, region=region)]
+    if scope == Scope.ALL and link is not None:
+        parts.append(tr.t("help.staff_linked", name=name))
     parts.append(tr.t("help.commands"))
     await reply(update, "\n\n".join(parts), menu(tr, caller))
 

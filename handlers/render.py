@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.i18n import N_, Tr
 from bot.services.dues import ChargeLine, DuesStatement, PaymentPage, YearStatement
-from bot.services.members import MemberMatch
+from bot.services.members import MemberSearch
 from handlers.common import esc
 
 KIND = {
@@ -37,7 +37,7 @@ def _charge(tr: Tr, line: ChargeLine) -> list[str]:
         formula = tr.t(
             "dues.formula",
             population=tr.number(f.population),
-            rate=tr.rate(f.rate),
+            rate=tr.money_rate(f.rate),
         )
         if f.minimum_applied and f.minimum_kop is not None:
             formula = tr.t(
@@ -86,7 +86,11 @@ def _year(tr: Tr, ys: YearStatement) -> list[str]:
 def dues(tr: Tr, st: DuesStatement) -> str:
     """A council's statement: header, the years shown, totals and credit."""
     out = [
-        tr.t("dues.header", name=esc(st.member.name(tr.lang)), code=st.member.code),
+        tr.t(
+            "dues.header",
+            name=esc(tr.name(st.member.name_uk, st.member.name_en)),
+            code=st.member.code,
+        ),
         tr.t("dues.as_of", date=tr.date(st.today)),
     ]
     for i, ys in enumerate(st.years):
@@ -110,7 +114,7 @@ def dues(tr: Tr, st: DuesStatement) -> str:
 def payments(tr: Tr, page: PaymentPage) -> str:
     """One page of the payment history, newest first."""
     out = [
-        tr.t("history.header", name=esc(page.member.name(tr.lang))),
+        tr.t("history.header", name=esc(tr.name(page.member.name_uk, page.member.name_en))),
         tr.tn(
             "history.count",
             "history.count.plural",
@@ -130,7 +134,13 @@ def payments(tr: Tr, page: PaymentPage) -> str:
                 reference=esc(item.reference),
             )
         )
-        if item.year is not None and item.kind is not None:
+        purpose = (item.year, item.kind)
+        # The purpose is worth a line only where the money went elsewhere (say, to older debt).
+        if (
+            item.year is not None
+            and item.kind is not None
+            and purpose not in {(year, k) for year, k, _ in item.settled}
+        ):
             out.append("    " + tr.t("history.purpose", kind=kind(tr, item.kind), year=item.year))
         for year, k, amount in item.settled:
             out.append(
@@ -144,6 +154,10 @@ def payments(tr: Tr, page: PaymentPage) -> str:
     return "\n".join(out)
 
 
-def matches(tr: Tr, found: list[MemberMatch]) -> str:
-    """The prompt over the list of councils found by name."""
-    return tr.tn("access.found", "access.found.plural", len(found))
+def matches(tr: Tr, found: MemberSearch) -> str:
+    """The prompt over the list of councils found by name; says so when the list is cut."""
+    if found.cut:
+        return tr.tn(
+            "access.found_more", "access.found_more.plural", found.total, shown=len(found.matches)
+        )
+    return tr.tn("access.found", "access.found.plural", found.total)

@@ -8,22 +8,26 @@ from typing import Any
 
 from telegram import BotCommandScopeChat, Update
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import AppContext
 from bot.services import callers
+from handlers.callback_data import LANGUAGE, Callback
 from handlers.commands import commands_for
 from handlers.common import LANGUAGE_NAMES, answer, caller_of, inline, menu, reply, show
 from locales import LANGUAGES
 
-LANGUAGE = r"^set:lang:(uk|en)$"
+CHOOSE_LANGUAGE = Callback("set:lang", (LANGUAGE,))
 
 
 def _language_keyboard(context: AppContext) -> list[list[tuple[str, str]]]:
     tr = context.tr
     return [
         [
-            (("✓ " if lang == tr.lang else "") + tr.t(LANGUAGE_NAMES[lang]), f"set:lang:{lang}")
+            (
+                ("✓ " if lang == tr.lang else "") + tr.t(LANGUAGE_NAMES[lang]),
+                CHOOSE_LANGUAGE.build(lang),
+            )
             for lang in LANGUAGES
         ]
     ]
@@ -41,8 +45,7 @@ async def show_settings(update: Update, context: AppContext) -> None:
 
 async def on_language(update: Update, context: AppContext) -> None:
     """Switch the language, and the menu and command list with it."""
-    assert context.matches is not None  # noqa: S101 - set by the pattern
-    lang = context.matches[0].group(1)
+    (lang,) = CHOOSE_LANGUAGE.parse(context.matches)
     caller = caller_of(context)
     async with context.db.session() as session:
         await callers.set_language(session=session, telegram_id=caller.telegram_id, language=lang)
@@ -68,5 +71,5 @@ def handlers(menu_label: filters.BaseFilter) -> list[BaseHandler[Update, AppCont
     return [
         CommandHandler("settings", show_settings, filters=filters.UpdateType.MESSAGE),
         MessageHandler(filters.UpdateType.MESSAGE & menu_label, show_settings),
-        CallbackQueryHandler(on_language, pattern=LANGUAGE),
+        CHOOSE_LANGUAGE.handler(on_language),
     ]

@@ -40,7 +40,3 @@ class Member(SQLModel, table=True):
     population: int | None = None
     joined_on: date | None = None
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
-
-    def name(self, lang: str) -> str:
-        """The council's name in the reader's language."""
-        return self.name_en if lang == "en" and self.name_en else self.name_uk

@@ -212,8 +212,8 @@ def test_dues_accrue_with_a_new_rate_reports_differences(cli: Invoke, loaded: Pa
     result = cli("dues", "accrue", "--year", "2025", "--rate", "1.20", "--min", "1000")
     assert result.exit_code == 0
     assert "0 created" in flat(result.stdout)
-    assert "04057287 membership: 248,530.00 UAH already charged" in flat(result.stderr)
-    assert "257,100.00 UAH" in flat(result.stderr)
+    assert "04057287 membership: UAH 248,530.00 already charged" in flat(result.stderr)
+    assert "UAH 257,100.00" in flat(result.stderr)
 
 
 @pytest.mark.parametrize(

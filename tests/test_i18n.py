@@ -213,15 +213,15 @@ def test_money_in_ukrainian(translator: Translator) -> None:
 
 def test_money_in_english(translator: Translator) -> None:
     text = translator("en").money(24_853_000)
-    assert _spaces(text) == "248,530.00 UAH"
+    assert _spaces(text) == "UAH 248,530.00"
 
 
 @pytest.mark.parametrize(
     ("kop", "uk", "en"),
     [
-        (5, "0,05 ₴", "0.05 UAH"),
-        (100_000, "1 000,00 ₴", "1,000.00 UAH"),
-        (0, "0,00 ₴", "0.00 UAH"),
+        (5, "0,05 ₴", "UAH 0.05"),
+        (100_000, "1 000,00 ₴", "UAH 1,000.00"),
+        (0, "0,00 ₴", "UAH 0.00"),
     ],
 )
 def test_small_amounts(translator: Translator, kop: int, uk: str, en: str) -> None:

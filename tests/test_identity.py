@@ -48,11 +48,13 @@ async def invite(db: Database, code: str = KREMENCHUK, role: Role = Role.OFFICIA
 
 
 async def redeem(
-    db: Database, code: str, profile: Profile, *, now: datetime = NOW
+    db: Database, code: str, profile: Profile, *, now: datetime = NOW, switch: bool = False
 ) -> invites.Redeemed:
     await identify(db, profile, now=now)  # a /start always passes the access gate first
     async with db.session() as session:
-        return await invites.redeem_invite(session=session, code=code, profile=profile, now=now)
+        return await invites.redeem_invite(
+            session=session, code=code, profile=profile, now=now, switch=switch
+        )
 
 
 async def officials_named(db: Database, member_id: int) -> list[tuple[str, int | None]]:
@@ -147,10 +149,21 @@ async def test_redeem_without_a_roster_match_adds_an_official(examples: Database
     assert after == [*before, ("Bob", BOB.telegram_id)]
 
 
-async def test_a_second_invite_moves_the_link(examples: Database) -> None:
+async def test_a_second_invite_moves_the_link_once_confirmed(examples: Database) -> None:
     await redeem(examples, await invite(examples, KREMENCHUK), ALICE)
-    result = await redeem(examples, await invite(examples, POLTAVA, Role.COORDINATOR), ALICE)
+    kremenchuk = await member(examples, KREMENCHUK)
+    assert kremenchuk.id is not None
+    roster = await officials_named(examples, kremenchuk.id)
+    code = await invite(examples, POLTAVA, Role.COORDINATOR)
+    asked = await redeem(examples, code, ALICE)
+    assert asked.outcome == InviteOutcome.CONFIRM_SWITCH
+    assert asked.current is not None and asked.current.member_code == KREMENCHUK
+    assert (await identify(examples, ALICE)).link.member_code == KREMENCHUK  # type: ignore[union-attr]
+    result = await redeem(examples, code, ALICE, switch=True)
     assert result.outcome == InviteOutcome.LINKED
+    # Kremenchuk's roster keeps the entry Alice had, no longer linked to her.
+    [alice] = [n for n, t in roster if t == ALICE.telegram_id]
+    assert (alice, None) in await officials_named(examples, kremenchuk.id)
     caller = await identify(examples, ALICE)
     assert caller.link is not None
     assert caller.link.member_code == POLTAVA
@@ -285,7 +298,8 @@ def test_admin_ids_staff_without_link_may_view_everything() -> None:
 
 async def names(db: Database, query: str) -> list[str]:
     async with db.session() as session:
-        return [m.name_en for m in await members.find_members(session=session, query=query)]
+        found = await members.find_members(session=session, query=query)
+        return [m.name_en for m in found.matches]
 
 
 async def test_find_members_case_insensitive_cyrillic(examples: Database) -> None:
@@ -299,11 +313,33 @@ async def test_find_members_limits_and_orders(examples: Database) -> None:
     async with examples.session() as session:
         found = await members.find_members(session=session, query="міська", limit=3)
         everything = await members.find_members(session=session, query="міська", limit=100)
-    assert len(found) == 3
-    # The order is the database's collation, which differs between servers: compare sets.
-    assert {m.name_uk for m in found} <= {m.name_uk for m in everything}
-    assert len(everything) == 20  # the twenty city councils
-    assert all("міська" in m.name_uk for m in everything)
+    assert len(found.matches) == 3 and found.total == 20 and found.cut
+    assert found.matches == everything.matches[:3]  # the first three of the sorted list
+    assert len(everything.matches) == everything.total == 20  # the twenty city councils
+    assert not everything.cut
+    assert all("міська" in m.name_uk for m in everything.matches)
+
+
+async def test_find_members_sorts_in_ukrainian_alphabetical_order(examples: Database) -> None:
+    async with examples.session() as session:
+        every = await members.find_members(session=session, query="рада", limit=100)
+        first = await members.find_members(session=session, query="рада")
+    assert every.total == first.total == 32 and len(first.matches) == 8 and first.cut
+    ordered = [m.name_uk.split()[0] for m in every.matches]
+    # і after и, ї after і (code points put them after я); the apostrophe does not count.
+    assert ordered.index("Білоцерківська") < ordered.index("Бородянська")
+    assert ordered.index("Кам'янська") < ordered.index("Київська") < ordered.index("Киїнська")
+    assert ordered.index("Київська") < ordered.index("Козельщинська")
+    assert ordered[:3] == ["Агрономічна", "Баранинська", "Білоцерківська"]
+    assert ordered[-1] == "Щербанівська"
+    assert [m.name_uk for m in first.matches] == [m.name_uk for m in every.matches[:8]]
+
+
+async def test_find_members_in_english_sort_by_the_english_name(examples: Database) -> None:
+    async with examples.session() as session:
+        found = await members.find_members(session=session, query="рада", lang="en", limit=100)
+    english = [m.name_en for m in found.matches]
+    assert english == sorted(english, key=str.casefold)
 
 
 async def test_find_members_too_short_or_too_long(examples: Database) -> None:

@@ -41,6 +41,21 @@ class RequestResult:
     region: str = ""
 
 
+async def too_many_pending(*, session: AsyncSession, telegram_id: int) -> bool:
+    """Whether the person already has as many pending requests as one may have open."""
+    open_requests = (
+        await session.execute(
+            select(func.count())
+            .select_from(AccessRequest)
+            .where(
+                col(AccessRequest.telegram_id) == telegram_id,
+                col(AccessRequest.status) == RequestStatus.PENDING,
+            )
+        )
+    ).scalar_one()
+    return bool(open_requests >= MAX_PENDING_REQUESTS)
+
+
 async def request_access(
     *,
     session: AsyncSession,
@@ -69,17 +84,7 @@ async def request_access(
     ).scalar_one_or_none()
     if pending is not None:
         return RequestResult(RequestOutcome.ALREADY_PENDING, pending, **names)
-    open_requests = (
-        await session.execute(
-            select(func.count())
-            .select_from(AccessRequest)
-            .where(
-                col(AccessRequest.telegram_id) == telegram_id,
-                col(AccessRequest.status) == RequestStatus.PENDING,
-            )
-        )
-    ).scalar_one()
-    if open_requests >= MAX_PENDING_REQUESTS:
+    if await too_many_pending(session=session, telegram_id=telegram_id):
         return RequestResult(RequestOutcome.TOO_MANY, **names)
     request = AccessRequest(
         telegram_id=telegram_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, select, update
@@ -74,16 +75,39 @@ class Caller:
     is_staff: bool
 
 
+class Scope(StrEnum):
+    """Whose dues a caller may see: the one place that says what each role may see."""
+
+    NONE = "none"  # a stranger: public things only
+    OWN = "own"  # an official: their own council
+    REGION = "region"  # a coordinator: every council of their region
+    ALL = "all"  # staff: every council
+
+
+def scope(caller: Caller) -> Scope:
+    """What the caller may see, by their role."""
+    if caller.is_staff:
+        return Scope.ALL
+    if caller.link is None:
+        return Scope.NONE
+    return Scope.REGION if caller.link.role == Role.COORDINATOR else Scope.OWN
+
+
+def may_name_council(caller: Caller) -> bool:
+    """Whether the caller may ask for a council by its code (/dues 04057287)."""
+    return scope(caller) in (Scope.REGION, Scope.ALL)
+
+
 def may_view_member(caller: Caller, *, member_id: int, region: str) -> bool:
     """Staff see every council, coordinators their region's, officials their own."""
-    if caller.is_staff:
-        return True
-    link = caller.link
-    if link is None:
-        return False
-    if link.role == Role.COORDINATOR:
-        return region == link.region
-    return member_id == link.member_id
+    match scope(caller):
+        case Scope.ALL:
+            return True
+        case Scope.REGION:
+            return caller.link is not None and region == caller.link.region
+        case Scope.OWN:
+            return caller.link is not None and member_id == caller.link.member_id
+    return False
 
 
 # The columns behind Link, in its field order.
@@ -124,14 +148,18 @@ async def link_account(
     current = (
         await session.execute(select(Official).where(col(Official.telegram_id) == telegram_id))
     ).scalar_one_or_none()
-    if current is not None:
-        current.member_id = member_id
+    if current is not None and current.member_id == member_id:
         current.role = role
         current.active = True
         current.linked_at = now
         if position:
             current.position = position
         return
+    if current is not None:
+        # Moving to another council: the old council's roster keeps its entry, unlinked.
+        current.telegram_id = None
+        current.linked_at = None
+        await session.flush()
     key = search_key(full_name)
     roster = (
         await session.execute(
@@ -246,3 +274,28 @@ async def set_language(*, session: AsyncSession, telegram_id: int, language: str
         update(TelegramUser).where(col(TelegramUser.id) == telegram_id).values(language=language)
     )
     await session.commit()
+
+
+async def mark_blocked(*, session: AsyncSession, telegram_id: int, now: datetime) -> None:
+    """Telegram said the person blocked the bot (or deleted their account): remember since when.
+
+    The first update they send again clears it (see `identify`).
+    """
+    await session.execute(
+        update(TelegramUser)
+        .where(col(TelegramUser.id) == telegram_id, col(TelegramUser.blocked_at).is_(None))
+        .values(blocked_at=now)
+    )
+    await session.commit()
+
+
+async def language_of(
+    *, session: AsyncSession, telegram_id: int, telegram_code: str | None
+) -> str:
+    """The language a person reads, for messages outside a handler (errors, notifications)."""
+    chosen = (
+        await session.execute(
+            select(col(TelegramUser.language)).where(col(TelegramUser.id) == telegram_id)
+        )
+    ).scalar_one_or_none()
+    return pick_language(chosen, telegram_code)

@@ -193,10 +193,6 @@ class MemberInfo:
     name_en: str
     region: str
 
-    def name(self, lang: str) -> str:
-        """The council's name in the reader's language."""
-        return self.name_en if lang == "en" and self.name_en else self.name_uk
-
 
 @dataclass(frozen=True)
 class DuesStatement:

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.services.callers import Profile, find_link, link_account
+from bot.services.callers import Link, Profile, find_link, link_account
 from bot.services.members import member_by_code
 from bot.text import clean_line
 from models import Invite, Member, Role, TelegramUser
@@ -52,7 +52,9 @@ class InviteOutcome(StrEnum):
     """What happened to an invite code sent with /start."""
 
     LINKED = "linked"
-    ALREADY_LINKED = "already_linked"
+    ALREADY_LINKED = "already_linked"  # by this very invite, earlier
+    SAME_COUNCIL = "same_council"  # linked already, with the same council and role: unused
+    CONFIRM_SWITCH = "confirm_switch"  # linked to another council (or role): ask first
     EXPIRED = "expired"
     USED = "used"
     UNKNOWN = "unknown"
@@ -66,12 +68,17 @@ class Redeemed:
     member_name_uk: str = ""
     member_name_en: str = ""
     role: str = ""
+    current: Link | None = None  # the caller's link before this invite
 
 
 async def redeem_invite(
-    *, session: AsyncSession, code: str, profile: Profile, now: datetime
+    *, session: AsyncSession, code: str, profile: Profile, now: datetime, switch: bool = False
 ) -> Redeemed:
-    """Use an invite code: link the account, or say why not (unknown, used, expired)."""
+    """Use an invite code: link the account, or say why not (unknown, used, expired).
+
+    Someone linked already does not use up an invite of their own council (a colleague's,
+    probably), and moves to another council only when they confirm it (`switch`).
+    """
     invite = (
         await session.execute(select(Invite).where(col(Invite.code) == code))
     ).scalar_one_or_none()
@@ -87,6 +94,14 @@ async def redeem_invite(
         return Redeemed(InviteOutcome.USED)
     if invite.expires_at <= now:
         return Redeemed(InviteOutcome.EXPIRED)
+    current = await find_link(session, profile.telegram_id)
+    if current is not None:
+        if current.member_id == member.id and current.role == invite.role:
+            return Redeemed(InviteOutcome.SAME_COUNCIL, role=current.role, **names)
+        if not switch:
+            return Redeemed(
+                InviteOutcome.CONFIRM_SWITCH, role=invite.role, current=current, **names
+            )
     # One statement claims the code, so two people racing for it cannot both win.
     claimed = await session.execute(
         update(Invite)
@@ -116,4 +131,4 @@ async def redeem_invite(
         now=now,
     )
     await session.commit()
-    return Redeemed(InviteOutcome.LINKED, role=invite.role, **names)
+    return Redeemed(InviteOutcome.LINKED, role=invite.role, current=current, **names)

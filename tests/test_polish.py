@@ -655,3 +655,24 @@ def test_import_contracts_hold() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 kept, 0 broken" in result.stdout
+
+
+def test_the_ukrainian_sort_key_follows_the_alphabet() -> None:
+    from bot.text import UKRAINIAN_ALPHABET, ukrainian_sort_key
+
+    words = ["Яготин", "Ґалаґан", "гадяч", "Євпаторія", "Ірпінь", "Їжакевич", "Жашків", "Иване"]
+    assert sorted(words, key=ukrainian_sort_key) == [
+        "гадяч",
+        "Ґалаґан",
+        "Євпаторія",
+        "Жашків",
+        "Иване",
+        "Ірпінь",
+        "Їжакевич",
+        "Яготин",
+    ]
+    assert sorted(UKRAINIAN_ALPHABET[::-1], key=ukrainian_sort_key) == list(UKRAINIAN_ALPHABET)
+    # The apostrophe does not count, capitals sort with small letters, spaces before letters.
+    assert ukrainian_sort_key("Кам'янка") == ukrainian_sort_key("камʼянка")
+    assert sorted(["Нова Одеса", "Новаки"], key=ukrainian_sort_key) == ["Нова Одеса", "Новаки"]
+    assert sorted(["Lviv", "Львів", "2-га"], key=ukrainian_sort_key) == ["2-га", "Львів", "Lviv"]

@@ -1,23 +1,14 @@
-"""The demo's database: migrated, loaded with examples/ moved to the current year, an invite.
-
-Also a small command for scripts/run-with-examples, which loads the same living samples
-through the ordinary CLI::
-
-    python -m bot.demo.seed OUT_DIR    # writes the moved CSV files, prints the accrual year
-"""
+"""The demo's database: migrated, loaded with examples/ moved to the current year, an invite."""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
-import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.clock import Clock
 from bot.db import Database, upgrade
 from bot.i18n import Tr
 from bot.services import invites
@@ -26,7 +17,6 @@ from bot.services.sample_data import (
     living_samples,
     load_samples,
     read_samples,
-    write_samples,
 )
 from models import Role
 
@@ -133,27 +123,3 @@ async def invite_code(db: Database, council: str, now: datetime) -> str:
             ttl=timedelta(days=1),
         )
     return issued[0].code
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Write the living samples to a folder and print the year to accrue."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bot.demo.seed",
-        description="Write examples/ moved to the current year into OUT_DIR; print the year "
-        "to pass to `amu-bot dues accrue --year`.",
-    )
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--examples", type=Path, default=None)
-    args = parser.parse_args(argv)
-    files = read_samples(args.examples or examples_folder())
-    if "members" not in files:
-        print(f"no sample files in {args.examples or examples_folder()}", file=sys.stderr)
-        return 1
-    samples = living_samples(files, today=Clock(KYIV).today())
-    write_samples(samples.files, args.out_dir)
-    print(samples.accrual.year)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

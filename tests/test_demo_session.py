@@ -1,0 +1,167 @@
+"""The demo session without a terminal: typed lines become updates, bot actions become chat."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup
+
+from bot.demo.chat import EntryKind, NoteStyle
+from bot.demo.seed import Council
+from bot.demo.session import TOKEN, USER_IDS, DemoOptions, DemoSession, Role
+from bot.i18n import Translator
+from bot.localapi import ChatEvent, FakeBotAPI
+
+OFFICIAL, STAFF = USER_IDS[Role.OFFICIAL], USER_IDS[Role.STAFF]
+
+
+@dataclass
+class Rig:
+    """A session whose chats follow a local Bot API; the test plays the bot."""
+
+    session: DemoSession
+    fake: FakeBotAPI
+    bot: Bot
+    events: list[ChatEvent]
+
+    def flush(self) -> None:
+        """Apply what the local Bot API reported (the terminal's loop does it as it happens)."""
+        while self.events:
+            self.session.apply(self.events.pop(0))
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    options = DemoOptions("04057287", "en", Role.OFFICIAL, None, tmp_path / "files")
+    session = DemoSession(options, Translator(ZoneInfo("Europe/Kyiv")))
+    with FakeBotAPI(token=TOKEN) as fake:
+        # What start() does, minus the database and the bot.
+        session._fake = fake
+        session.council = Council("04057287", "Кременчуцька", "Kremenchuk", "Олена Петренко")
+        session._make_personas()
+        events: list[ChatEvent] = []
+        fake.add_listener(events.append)
+        async with Bot(TOKEN, base_url=fake.base_url) as bot:
+            yield Rig(session, fake, bot, events)
+
+
+def texts(session: DemoSession, role: Role, kind: EntryKind) -> list[str]:
+    entries = session.personas[role].chat.entries
+    return [
+        e.text if e.message is None else e.message.get("text", "")
+        for e in entries
+        if e.kind == kind
+    ]
+
+
+async def test_intro_names_the_person_council_and_keys(
+    rig: Rig,
+) -> None:
+    session = rig.session
+    assert texts(session, Role.OFFICIAL, EntryKind.NOTE) == [
+        "You are Олена Петренко, an official of Kremenchuk, linked to the bot by a real invite.",
+        "Type messages and commands (/help, /dues). To press a button, type its number.",
+        "Switch role: /as official, /as staff, /as stranger. Leave: /quit or Ctrl-D."
+        " Scroll: PgUp/PgDn.",
+    ]
+    staff = session.personas[Role.STAFF]
+    assert (staff.first_name, staff.last_name, staff.user_id) == ("Iryna", "Melnyk", STAFF)
+
+
+async def test_typed_lines_become_messages_presses_and_role_switches(
+    rig: Rig,
+) -> None:
+    session, bot = rig.session, rig.bot
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("2025", callback_data="dues:y:1:2025")]]
+    )
+    sent = await bot.send_message(OFFICIAL, "Statement", reply_markup=keyboard)
+    await bot.send_message(OFFICIAL, "Menu", reply_markup=ReplyKeyboardMarkup([["💰 Dues"]]))
+    rig.flush()
+
+    assert session.handle("1")  # the inline button
+    assert session.handle("2")  # the menu button: its label goes as a message
+    assert session.handle("04057287")  # no button has this number: sent as text
+    updates = await bot.get_updates(timeout=0)  # what the bot would get, in order
+    query = updates[0].callback_query
+    assert query is not None and query.data == "dues:y:1:2025"
+    assert query.message is not None and query.message.message_id == sent.message_id
+    assert [u.message.text for u in updates[1:] if u.message] == ["💰 Dues", "04057287"]
+    assert {u.effective_user.id for u in updates if u.effective_user} == {OFFICIAL}
+    assert texts(session, Role.OFFICIAL, EntryKind.PRESS) == ["[2025]"]
+    assert texts(session, Role.OFFICIAL, EntryKind.USER) == ["💰 Dues", "04057287"]
+
+    assert session.handle("/as staff") and session.current == Role.STAFF
+    session.say("/start")
+    last = (await bot.get_updates(offset=updates[-1].update_id + 1, timeout=0))[-1]
+    assert last.effective_user is not None and last.effective_user.id == STAFF
+    assert session.handle("/as boss") and session.current == Role.STAFF
+    assert texts(session, Role.STAFF, EntryKind.NOTE)[-1].startswith("There is no such role.")
+    assert session.handle("   ")
+    assert not session.handle("/quit")
+
+
+async def test_news_in_another_chat_is_flagged_but_not_the_greeting(
+    rig: Rig,
+) -> None:
+    session, bot = rig.session, rig.bot
+    await bot.send_message(STAFF, "Welcome, staff", reply_markup=ReplyKeyboardMarkup([["Help"]]))
+    rig.flush()
+    assert session.unread_roles() == []
+    await bot.send_message(STAFF, "Access request #1")
+    rig.flush()
+    assert session.unread_roles() == [Role.STAFF]
+    session.switch(Role.STAFF)
+    assert session.unread_roles() == []
+
+
+async def test_files_from_the_bot_are_saved_without_overwriting(rig: Rig, tmp_path: Path) -> None:
+    session, bot = rig.session, rig.bot
+    await bot.send_document(OFFICIAL, document=b"a;b\n", filename="dues 2026.csv")
+    await bot.send_document(OFFICIAL, document=b"c;d\n", filename="dues 2026.csv")
+    png = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + (2).to_bytes(4, "big") * 2 + b"\0" * 9
+    photo = await bot.send_photo(OFFICIAL, photo=png, caption="Forum")
+    rig.flush()
+    files = tmp_path / "files"
+    assert (files / "dues 2026.csv").read_bytes() == b"a;b\n"
+    assert (files / "dues 2026-2.csv").read_bytes() == b"c;d\n"
+    assert (files / f"photo-{photo.message_id}.png").read_bytes() == png
+    notes = [
+        e.text for e in session.personas[Role.OFFICIAL].chat.entries if e.style == NoteStyle.FILE
+    ]
+    assert len(notes) == 3 and all(n.startswith("File saved: ") for n in notes)
+    assert notes[1].endswith("dues 2026-2.csv")
+    assert session.saved == [
+        files / "dues 2026.csv",
+        files / "dues 2026-2.csv",
+        files / f"photo-{photo.message_id}.png",
+    ]
+
+
+async def test_edits_deletions_and_button_notices_reach_the_chat(
+    rig: Rig,
+) -> None:
+    session, bot = rig.session, rig.bot
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Save", callback_data="s")]])
+    first = await bot.send_message(OFFICIAL, "Draft", reply_markup=keyboard)
+    rig.flush()
+    session.handle("1")
+    query = (await bot.get_updates(timeout=0))[-1].callback_query
+    assert query is not None
+    query_id = query.id
+    await bot.answer_callback_query(query_id, text="Saved", show_alert=True)
+    await bot.edit_message_text("Final", chat_id=OFFICIAL, message_id=first.message_id)
+    gone = await bot.send_message(OFFICIAL, "temporary")
+    await bot.delete_message(OFFICIAL, gone.message_id)
+    rig.flush()
+    chat = session.personas[Role.OFFICIAL].chat
+    bots: list[Any] = [e for e in chat.entries if e.kind == EntryKind.BOT]
+    assert [(e.message["text"], e.edited) for e in bots] == [("Final", True)]
+    alerts = [e.text for e in chat.entries if e.style == NoteStyle.ALERT]
+    assert alerts == ["Saved"]
+    assert chat.buttons() == []  # the edit took the keyboard away

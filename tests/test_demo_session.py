@@ -64,10 +64,9 @@ async def test_intro_names_the_person_council_and_keys(
 ) -> None:
     session = rig.session
     assert texts(session, Role.OFFICIAL, EntryKind.NOTE) == [
-        "You are Олена Петренко, an official of Kremenchuk, linked to the bot by a real invite.",
-        "Type messages and commands (/help, /dues). To press a button, type its number.",
-        "Switch role: /as official, /as staff, /as stranger. Leave: /quit or Ctrl-D."
-        " Scroll: PgUp/PgDn.",
+        "You are Олена Петренко, an official of Kremenchuk.",
+        "Type text and commands (/help, /dues). To press a button, type its number.",
+        "Switch role: /as official|staff|stranger. Leave: /quit or Ctrl-D.",
     ]
     staff = session.personas[Role.STAFF]
     assert (staff.first_name, staff.last_name, staff.user_id) == ("Iryna", "Melnyk", STAFF)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 import time
 from datetime import datetime
@@ -117,7 +118,8 @@ def test_official_staff_and_stranger_through_the_terminal(tmp_path: Path) -> Non
     try:
         # The first screen: who you are, and the menu, numbered.
         first = demo.wait("Олена Петренко", "Кременчуцька міська рада", "Меню:", "💰 Внески")
-        assert "введіть її" in first and "/as staff" in first and "/quit" in first
+        assert "введіть номер" in first and "/as official|staff|stranger" in first
+        assert "/quit або Ctrl-D" in first
         assert "Ваш обліковий запис під'єднано" in demo.wait("Готово!")
 
         # /dues shows the current year for the council (dues accrued at 1.16 per inhabitant).
@@ -200,3 +202,17 @@ def test_unknown_council_is_a_clear_error(tmp_path: Path) -> None:
     tail = demo.output.decode("utf-8", "replace")
     assert "There is no council with code 12345678 in the samples." in tail
     assert "Traceback" not in tail
+
+
+def test_without_a_terminal_it_says_so(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--lang", "en"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "The demo needs a terminal" in done.stderr and "Traceback" not in done.stderr

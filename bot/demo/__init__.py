@@ -45,6 +45,9 @@ async def _main(options: DemoOptions) -> int:
     translator = Translator(ZoneInfo("Europe/Kyiv"))
     tr = translator(options.lang)
     out, err = Console(highlight=False), Console(stderr=True, highlight=False)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        err.print(tr.t("demo.error.no_terminal"), style="red", markup=False, soft_wrap=True)
+        return 2
     session = DemoSession(options, translator)
     out.print(tr.t("demo.starting"), style="bright_black", markup=False, soft_wrap=True)
     try:

@@ -22,11 +22,12 @@ from typing import Any
 from telegram import Update
 
 from bot.app import AppType, build_application, build_runtime
-from bot.config import Settings
+from bot.config import ConfigError, load_settings
 from bot.context import Runtime
 from bot.demo.chat import Chat, EntryKind, NoteStyle
 from bot.demo.seed import (
     Council,
+    DemoError,
     examples_folder,
     find_council,
     invite_code,
@@ -159,13 +160,17 @@ class DemoSession:
             token=TOKEN, bot_id=BOT_ID, bot_username=BOT_USERNAME, bot_first_name="AMU"
         ).start()
         self._fake.add_listener(self._from_api_thread)
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            bot_token=TOKEN,  # type: ignore[arg-type]
-            bot_api_url=self._fake.base_url,
-            database_url=f"sqlite+aiosqlite:///{db_path}",
-            admin_ids=frozenset({USER_IDS[Role.STAFF]}),
-        )
+        try:
+            # A .env beside the demo belongs to a real deployment: none of it applies here.
+            settings = load_settings(
+                _env_file=None,
+                bot_token=TOKEN,
+                bot_api_url=self._fake.base_url,
+                database_url=f"sqlite+aiosqlite:///{db_path}",
+                admin_ids=frozenset({USER_IDS[Role.STAFF]}),
+            )
+        except ConfigError as exc:
+            raise DemoError(str(exc)) from None
         self._runtime = runtime = build_runtime(settings)
         now, today = runtime.clock.now(), runtime.clock.today()
         samples = load_living_samples(examples_folder(), today, tr)

@@ -363,7 +363,7 @@ class State:
     def wait_for_reply(
         self, chat_id: int, *, since: int | None = None, timeout: float = 10.0
     ) -> Call:
-        """Block until a successful sendMessage/editMessageText/sendDocument to chat_id.
+        """Block until a successful send (message, document, photo) or edit in chat_id.
 
         ``since`` defaults to the call index at the last user action in that chat.  Failed
         calls (e.g. 400 can't parse entities) do not count but show up in the TimeoutError.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from bot.demo.chat import EntryKind, NoteStyle
 from bot.demo.seed import Council
 from bot.demo.session import TOKEN, USER_IDS, DemoOptions, DemoSession, Role
 from bot.i18n import Translator
-from bot.localapi import ChatEvent, FakeBotAPI
+from bot.localapi import FakeBotAPI
 
 OFFICIAL, STAFF = USER_IDS[Role.OFFICIAL], USER_IDS[Role.STAFF]
 
@@ -27,12 +28,11 @@ class Rig:
     session: DemoSession
     fake: FakeBotAPI
     bot: Bot
-    events: list[ChatEvent]
 
-    def flush(self) -> None:
-        """Apply what the local Bot API reported (the terminal's loop does it as it happens)."""
-        while self.events:
-            self.session.apply(self.events.pop(0))
+    async def flush(self) -> None:
+        """Let the loop apply what the local Bot API reported (it is handed over at once)."""
+        for _ in range(5):
+            await asyncio.sleep(0)
 
 
 @pytest.fixture
@@ -40,14 +40,11 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     options = DemoOptions("04057287", "en", Role.OFFICIAL, None, tmp_path / "files")
     session = DemoSession(options, Translator(ZoneInfo("Europe/Kyiv")))
     with FakeBotAPI(token=TOKEN) as fake:
-        # What start() does, minus the database and the bot.
-        session._fake = fake
-        session.council = Council("04057287", "Кременчуцька", "Kremenchuk", "Олена Петренко")
-        session._make_personas()
-        events: list[ChatEvent] = []
-        fake.add_listener(events.append)
+        # What start() does, minus the database and the bot (the test plays the bot).
+        council = Council("04057287", "Кременчуцька", "Kremenchuk", "Олена Петренко")
+        session.follow(fake, council)
         async with Bot(TOKEN, base_url=fake.base_url) as bot:
-            yield Rig(session, fake, bot, events)
+            yield Rig(session, fake, bot)
 
 
 def texts(session: DemoSession, role: Role, kind: EntryKind) -> list[str]:
@@ -81,7 +78,7 @@ async def test_typed_lines_become_messages_presses_and_role_switches(
     )
     sent = await bot.send_message(OFFICIAL, "Statement", reply_markup=keyboard)
     await bot.send_message(OFFICIAL, "Menu", reply_markup=ReplyKeyboardMarkup([["💰 Dues"]]))
-    rig.flush()
+    await rig.flush()
 
     assert session.handle("1")  # the inline button
     assert session.handle("2")  # the menu button: its label goes as a message
@@ -110,10 +107,10 @@ async def test_news_in_another_chat_is_flagged_but_not_the_greeting(
 ) -> None:
     session, bot = rig.session, rig.bot
     await bot.send_message(STAFF, "Welcome, staff", reply_markup=ReplyKeyboardMarkup([["Help"]]))
-    rig.flush()
+    await rig.flush()
     assert session.unread_roles() == []
     await bot.send_message(STAFF, "Access request #1")
-    rig.flush()
+    await rig.flush()
     assert session.unread_roles() == [Role.STAFF]
     session.switch(Role.STAFF)
     assert session.unread_roles() == []
@@ -125,7 +122,7 @@ async def test_files_from_the_bot_are_saved_without_overwriting(rig: Rig, tmp_pa
     await bot.send_document(OFFICIAL, document=b"c;d\n", filename="dues 2026.csv")
     png = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + (2).to_bytes(4, "big") * 2 + b"\0" * 9
     photo = await bot.send_photo(OFFICIAL, photo=png, caption="Forum")
-    rig.flush()
+    await rig.flush()
     files = tmp_path / "files"
     assert (files / "dues 2026.csv").read_bytes() == b"a;b\n"
     assert (files / "dues 2026-2.csv").read_bytes() == b"c;d\n"
@@ -148,7 +145,7 @@ async def test_edits_deletions_and_button_notices_reach_the_chat(
     session, bot = rig.session, rig.bot
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Save", callback_data="s")]])
     first = await bot.send_message(OFFICIAL, "Draft", reply_markup=keyboard)
-    rig.flush()
+    await rig.flush()
     session.handle("1")
     query = (await bot.get_updates(timeout=0))[-1].callback_query
     assert query is not None
@@ -157,7 +154,7 @@ async def test_edits_deletions_and_button_notices_reach_the_chat(
     await bot.edit_message_text("Final", chat_id=OFFICIAL, message_id=first.message_id)
     gone = await bot.send_message(OFFICIAL, "temporary")
     await bot.delete_message(OFFICIAL, gone.message_id)
-    rig.flush()
+    await rig.flush()
     chat = session.personas[Role.OFFICIAL].chat
     bots: list[Any] = [e for e in chat.entries if e.kind == EntryKind.BOT]
     assert [(e.message["text"], e.edited) for e in bots] == [("Final", True)]

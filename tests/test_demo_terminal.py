@@ -30,6 +30,9 @@ class DemoScreen:
         }
         # prompt_toolkit asks the terminal where its cursor is; the emulator here cannot answer.
         env.update(TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1", LANG="C.UTF-8")
+        self.tmp = cwd / "tmp"  # where the demo keeps its temporary database
+        self.tmp.mkdir(exist_ok=True)
+        env["TMPDIR"] = str(self.tmp)
         self.screen = pyte.Screen(COLS, ROWS)
         self.stream = pyte.ByteStream(self.screen)
         self.output = b""
@@ -165,8 +168,10 @@ def test_official_staff_and_stranger_through_the_terminal(tmp_path: Path) -> Non
         demo.wait("Ваш запит погоджено")
 
         assert children(demo.child.pid) == []  # one process: nothing spawned
+        assert [p.name for p in demo.tmp.glob("amu-demo-*/*.db")] == ["demo.db"]
         demo.type("/quit")
         assert demo.finish() == 0
+        assert list(demo.tmp.iterdir()) == []  # the temporary database is gone
     finally:
         demo.kill()
     tail = demo.output.decode("utf-8", "replace")
@@ -186,6 +191,7 @@ def test_english_stranger_leaves_with_ctrl_d_and_keeps_the_database(tmp_path: Pa
         demo.wait("› 42")
         demo.child.sendcontrol("d")
         assert demo.finish() == 0
+        assert list(demo.tmp.iterdir()) == []  # nothing temporary with --db
     finally:
         demo.kill()
     tail = demo.output.decode("utf-8", "replace")

@@ -148,7 +148,6 @@ class DemoSession:
 
     async def start(self) -> None:
         """Seed the database, start the local Bot API and the bot, and say hello as everyone."""
-        self._loop = asyncio.get_running_loop()
         tr = self.tr
         if self.options.db is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="amu-demo-"))
@@ -159,7 +158,6 @@ class DemoSession:
         self._fake = FakeBotAPI(
             token=TOKEN, bot_id=BOT_ID, bot_username=BOT_USERNAME, bot_first_name="AMU"
         ).start()
-        self._fake.add_listener(self._from_api_thread)
         try:
             # A .env beside the demo belongs to a real deployment: none of it applies here.
             settings = load_settings(
@@ -174,9 +172,10 @@ class DemoSession:
         self._runtime = runtime = build_runtime(settings)
         now, today = runtime.clock.now(), runtime.clock.today()
         samples = load_living_samples(examples_folder(), today, tr)
-        self.council = find_council(samples, self.options.council, tr)
+        council = find_council(samples, self.options.council, tr)
         await seed_database(runtime.db, samples, today=today, now=now, tr=tr)
-        code = await invite_code(runtime.db, self.council.code, now)
+        code = await invite_code(runtime.db, council.code, now)
+        self.follow(self._fake, council)
 
         self._app = app = build_application(runtime)
         await app.initialize()
@@ -188,12 +187,22 @@ class DemoSession:
         )
         await app.start()
 
-        self._make_personas()
         self.current = self.options.role
         # Everyone opens the bot, so staff are known before a request reaches them.
         self.say(f"/start {code}", Role.OFFICIAL)
         self.say("/start", Role.STAFF)
         self.say("/start", Role.STRANGER)
+
+    def follow(self, fake: FakeBotAPI, council: Council) -> None:
+        """Give the three people their chats and keep them up to date with the local Bot API.
+
+        Call it from the event loop that should apply the changes.
+        """
+        self._loop = asyncio.get_running_loop()
+        self._fake = fake
+        self.council = council
+        self._make_personas()
+        fake.add_listener(self._from_api_thread)
 
     def _capture_logs(self) -> None:
         handler = BotErrors(self._report_error)

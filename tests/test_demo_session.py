@@ -10,11 +10,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardMarkup
+from prompt_toolkit.completion import CompleteEvent
+from prompt_toolkit.document import Document
+from telegram import (
+    Bot,
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReplyKeyboardMarkup,
+)
 
 from bot.demo.chat import EntryKind, NoteStyle
 from bot.demo.seed import Council
 from bot.demo.session import TOKEN, USER_IDS, DemoOptions, DemoSession, Role
+from bot.demo.terminal import Commands
 from bot.i18n import Translator
 from bot.localapi import FakeBotAPI
 
@@ -161,3 +170,20 @@ async def test_edits_deletions_and_button_notices_reach_the_chat(
     alerts = [e.text for e in chat.entries if e.style == NoteStyle.ALERT]
     assert alerts == ["Saved"]
     assert chat.buttons() == []  # the edit took the keyboard away
+
+
+async def test_commands_complete_from_the_bots_menu_and_the_demos(rig: Rig) -> None:
+    session, bot = rig.session, rig.bot
+    await bot.set_my_commands([BotCommand("dues", "Внески")])
+    await bot.set_my_commands(
+        [BotCommand("dues", "Dues"), BotCommand("settings", "Settings")], language_code="en"
+    )
+
+    def complete(typed: str) -> list[tuple[str, str]]:
+        found = Commands(session).get_completions(Document(typed), CompleteEvent())
+        return [(c.text, c.display_meta_text) for c in found]
+
+    assert complete("/s") == [("/settings", "Settings")]
+    assert complete("/as s") == [("/as staff", "staff"), ("/as stranger", "stranger")]
+    assert complete("/q") == [("/quit", "leave the demo")]
+    assert complete("/dues") == [] and complete("dues") == []

@@ -16,6 +16,9 @@ from urllib.parse import urlencode
 import pytest
 from telegram import (
     Bot,
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     ReplyKeyboardMarkup,
@@ -340,6 +343,22 @@ async def test_reply_keyboard_is_kept_for_the_user_side(fake: FakeBotAPI, bot: B
         "application/json",
     )
     assert (status, answer["description"]) == (400, "Bad Request: keyboard button text is empty")
+
+
+async def test_commands_shown_follow_telegrams_scope_order(fake: FakeBotAPI, bot: Bot) -> None:
+    def names(chat_id: int, lang: str = "") -> list[str]:
+        return [c["command"] for c in fake.commands_shown(chat_id, lang)]
+
+    assert names(CHAT) == []
+    await bot.set_my_commands([BotCommand("start", "Почати")])
+    await bot.set_my_commands([BotCommand("help", "Help")], language_code="en")
+    assert names(CHAT) == ["start"] and names(CHAT, "en") == ["help"]
+    await bot.set_my_commands([BotCommand("dues", "Dues")], scope=BotCommandScopeAllPrivateChats())
+    assert names(CHAT, "en") == ["dues"]
+    await bot.set_my_commands(
+        [BotCommand("settings", "Settings")], scope=BotCommandScopeChat(CHAT)
+    )
+    assert names(CHAT, "en") == ["settings"] and names(CHAT + 1, "en") == ["dues"]
 
 
 async def test_listeners_hear_every_change_in_order(fake: FakeBotAPI, bot: Bot) -> None:

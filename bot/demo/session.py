@@ -277,6 +277,14 @@ class DemoSession:
         self.persona.chat.unread = False
         self.on_change()
 
+    def commands(self) -> list[tuple[str, str]]:
+        """(command, description) the current person can type: the bot's menu, then the demo's."""
+        tr = self.tr
+        shown = self.fake.commands_shown(self.persona.user_id, self.options.lang)
+        bots = [(f"/{c['command']}", str(c.get("description", ""))) for c in shown]
+        own = [(f"/as {role.value}", self.role_name(role)) for role in Role]
+        return [*bots, *own, ("/quit", tr.t("demo.command.quit"))]
+
     def unread_roles(self) -> list[Role]:
         """Roles whose chats got messages while someone else was played."""
         return [r for r, p in self.personas.items() if p.chat.unread and r != self.current]

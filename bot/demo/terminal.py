@@ -9,13 +9,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prompt_toolkit.application import Application
 from prompt_toolkit.buffer import Buffer
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
-from prompt_toolkit.layout import HSplit, Layout, VSplit, Window
+from prompt_toolkit.layout import Float, FloatContainer, HSplit, Layout, VSplit, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.dimension import Dimension
+from prompt_toolkit.layout.menus import CompletionsMenu
 from prompt_toolkit.styles import Style
 
 from bot.demo.render import Line, chat_lines, menu_text, to_lines
@@ -33,6 +38,25 @@ STYLE = Style.from_dict(
 FIXED_ROWS = 3  # title, hints, input
 
 
+class Commands(Completer):
+    """Completes what starts with "/" from the bot's command menu and the demo's commands."""
+
+    def __init__(self, session: DemoSession) -> None:
+        """Complete for this session's current person."""
+        self.session = session
+
+    def get_completions(
+        self, document: Document, complete_event: CompleteEvent
+    ) -> Iterable[Completion]:
+        """Commands that start with what was typed."""
+        typed = document.text_before_cursor
+        if not typed.startswith("/"):
+            return
+        for command, description in self.session.commands():
+            if command.startswith(typed) and command != typed:
+                yield Completion(command, -len(typed), display_meta=description)
+
+
 class Terminal:
     """The full-screen chat for one DemoSession."""
 
@@ -41,13 +65,18 @@ class Terminal:
         self.session = session
         self.scroll = 0  # lines scrolled back from the newest
         self._cache: dict[tuple[int, int, int], list[Line]] = {}
-        self.input = Buffer(multiline=False, accept_handler=self._accept)
+        self.input = Buffer(
+            multiline=False,
+            accept_handler=self._accept,
+            completer=Commands(session),
+            complete_while_typing=True,
+        )
         keys = KeyBindings()
         keys.add("c-d")(self._ctrl_d)
         keys.add("c-c")(self._ctrl_c)
         keys.add("pageup")(lambda event: self._scroll_by(+1))
         keys.add("pagedown")(lambda event: self._scroll_by(-1))
-        body = HSplit(
+        screen = HSplit(
             [
                 Window(FormattedTextControl(self._title), height=1, style="class:title"),
                 Window(FormattedTextControl(self._chat), wrap_lines=False),
@@ -68,6 +97,10 @@ class Terminal:
                     ]
                 ),
             ]
+        )
+        body = FloatContainer(
+            screen,
+            floats=[Float(xcursor=True, ycursor=True, content=CompletionsMenu(max_height=8))],
         )
         self.app: Application[None] = Application(
             layout=Layout(body, focused_element=self.input),

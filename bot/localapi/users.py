@@ -186,6 +186,25 @@ class UserSide(State):
         with self._lock:
             return len(self._updates)
 
+    def commands_shown(self, chat_id: int, language_code: str = "") -> list[JSONDict]:
+        """The command menu a client shows in a private chat, chosen as Telegram does.
+
+        The narrowest scope with commands wins: this chat, then all private chats, then the
+        default; within each, the list for the user's language before the one for everyone.
+        """
+        scopes: list[JSONDict] = [
+            {"type": "chat", "chat_id": chat_id},
+            {"type": "all_private_chats"},
+            {"type": "default"},
+        ]
+        with self._lock:
+            for scope in scopes:
+                for lang in (language_code, ""):
+                    found = self._commands.get(commands_key(scope, lang))
+                    if found:
+                        return copy.deepcopy(found)
+        return []
+
     def reply_keyboard(self, chat_id: int) -> JSONDict | None:
         """The reply keyboard the bot last showed in the chat (None if none or removed)."""
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from telegram import (
 
 from bot.demo.chat import EntryKind, NoteStyle
 from bot.demo.seed import Council
-from bot.demo.session import TOKEN, USER_IDS, DemoOptions, DemoSession, Role
+from bot.demo.session import TOKEN, USER_IDS, BotErrors, DemoOptions, DemoSession, Role
 from bot.demo.terminal import Commands
 from bot.i18n import Translator
 from bot.localapi import FakeBotAPI
@@ -187,3 +188,17 @@ async def test_commands_complete_from_the_bots_menu_and_the_demos(rig: Rig) -> N
     assert complete("/as s") == [("/as staff", "staff"), ("/as stranger", "stranger")]
     assert complete("/q") == [("/quit", "leave the demo")]
     assert complete("/dues") == [] and complete("dues") == []
+
+
+def test_bot_errors_are_reported_by_their_first_line() -> None:
+    reported: list[str] = []
+    handler = BotErrors(reported.append)
+    logger = logging.getLogger("tests.demo.bot_errors")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("not shown: below ERROR")
+        logger.error("update %s failed\nTraceback (most recent call last): ...", 7)
+    finally:
+        logger.removeHandler(handler)
+    assert reported == ["update 7 failed"]

@@ -100,12 +100,12 @@ def entities_to_text(text: str, entities: Iterable[JSONDict]) -> Text:
             links.append((end, str(url)))
     if not links:
         return out
-    parts = out.divide(end for end, _ in sorted(links))
+    links.sort()
     joined = Text()
-    for index, part in enumerate(parts):
+    for index, part in enumerate(out.divide(end for end, _ in links)):
         joined.append_text(part)
         if index < len(links):
-            joined.append(f" ({sorted(links)[index][1]})", "bright_black")
+            joined.append(f" ({links[index][1]})", "bright_black")
     return joined
 
 

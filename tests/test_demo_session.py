@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +23,13 @@ from telegram import (
 )
 
 from bot.demo.chat import EntryKind, NoteStyle
-from bot.demo.seed import Council
+from bot.demo.seed import (
+    Council,
+    DemoError,
+    examples_folder,
+    find_council,
+    load_living_samples,
+)
 from bot.demo.session import TOKEN, USER_IDS, BotErrors, DemoOptions, DemoSession, Role
 from bot.demo.terminal import Commands
 from bot.i18n import Translator
@@ -202,3 +209,19 @@ def test_bot_errors_are_reported_by_their_first_line() -> None:
     finally:
         logger.removeHandler(handler)
     assert reported == ["update 7 failed"]
+
+
+def test_the_council_and_its_official_come_from_the_samples() -> None:
+    tr = Translator(ZoneInfo("Europe/Kyiv"))("en")
+    samples = load_living_samples(examples_folder(), date(2026, 12, 1), tr)
+    kremenchuk = find_council(samples, "04057287", tr)
+    assert (kremenchuk.name("en"), kremenchuk.name("uk"), kremenchuk.official) == (
+        "Kremenchuk City Council",
+        "Кременчуцька міська рада",
+        "Олена Петренко",
+    )
+    assert find_council(samples, "04053051", tr).official is None  # Drohobych: no roster
+    with pytest.raises(DemoError, match="no council with code 99999999 in the samples"):
+        find_council(samples, "99999999", tr)
+    with pytest.raises(DemoError, match="No sample files"):
+        load_living_samples(Path("/nonexistent"), date(2026, 12, 1), tr)

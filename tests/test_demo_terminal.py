@@ -71,6 +71,16 @@ class DemoScreen:
                 pytest.fail(f"not on screen: {texts!r}\n--- screen ---\n{screen}")
             self._pump(0.1)
 
+    def bold(self, text: str) -> bool:
+        """Whether `text`, where it last appears on screen, is drawn in bold."""
+        lines = self.text().split("\n")
+        for row in range(len(lines) - 1, -1, -1):
+            col = lines[row].find(text)  # one cell per character on the lines looked at
+            if col >= 0:
+                cells = self.screen.buffer[row]
+                return all(cells[c].bold for c in range(col, col + len(text)))
+        raise AssertionError(f"{text!r} is not on screen")
+
     def number(self, label: str) -> str:
         """The number shown in [ ] before a button's label."""
         match = re.search(r"\[(\d+)\] " + re.escape(label), self.text())
@@ -129,6 +139,8 @@ def test_official_staff_and_stranger_through_the_terminal(tmp_path: Path) -> Non
         demo.type("/dues")
         screen = demo.wait(f"{year} рік", "Членські внески: 248 530,00 ₴", "Загальний борг")
         assert f"сплатити до 31 березня {year} р." in screen
+        assert demo.bold("Кременчуцька міська рада")  # <b> in the bot's HTML
+        assert not demo.bold("ЄДРПОУ 04057287")
 
         # A year button, pressed by its number, edits the message in place.
         screen = demo.press(f"📅 {year - 1}", f"{year - 1} рік", "(змінено)")

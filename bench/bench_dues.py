@@ -60,10 +60,10 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from bot.context import Runtime
 from bot.db import Database, upgrade
-from bot.fakebotapi import RecordingRequest
 from bot.i18n import Translator
 from bot.services import dues
 from models import Member
+from tests.recording import RecordingRequest
 
 IMPORT_TARGET_S = 30.0
 P99_TARGET_MS = 20.0

@@ -60,7 +60,7 @@ from bench.seed import SEED, Dataset, generate
 from bot.app import CONCURRENT_UPDATES, build_application, build_runtime
 from bot.config import Settings
 from bot.db import Database, upgrade
-from bot.fakebotapi import Call, FakeBotAPI
+from bot.localapi import Call, FakeBotAPI
 from bot.updates import PerUserUpdateProcessor
 
 RATIO_TARGET = 0.70

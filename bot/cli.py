@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -588,6 +588,30 @@ def report_dues(
             style="bold" if g.region is None else None,
         )
     out.print(table)
+
+
+@app.command()
+def demo(
+    council: Annotated[
+        str, typer.Option(help="EDRPOU code of the sample council the official belongs to.")
+    ] = "04057287",
+    lang: Annotated[Literal["uk", "en"], typer.Option(help="The language.")] = "uk",
+    as_role: Annotated[
+        Literal["official", "staff", "stranger"],
+        typer.Option("--as", help="Who you play first (/as ROLE in the chat switches)."),
+    ] = "official",
+    db: Annotated[
+        Path | None, typer.Option(help="Keep the demo's SQLite database in this file.")
+    ] = None,
+    files: Annotated[
+        Path, typer.Option(help="Where documents and photos from the bot are saved.")
+    ] = Path("amu-demo-files"),
+) -> None:
+    """Try the bot in this terminal on sample data: no token, no network."""
+    from bot.demo import DemoOptions, Role, run
+
+    options = DemoOptions(council=council, lang=lang, role=Role(as_role), db=db, files=files)
+    raise typer.Exit(run(options))
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from bot.context import Runtime
 from bot.db import Database
-from bot.fakebotapi import RecordingRequest
 from bot.i18n import Translator
+from tests.recording import RecordingRequest
 
 BOT_ID = RecordingRequest.BOT_ID
 BOT_USERNAME = RecordingRequest.BOT_USERNAME

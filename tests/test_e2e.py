@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.db import Database
-from bot.fakebotapi import FakeBotAPI
+from bot.localapi import FakeBotAPI
 
 TOKEN = "700000001:e2e-SECRET-token-value"
 ADMIN = 900

@@ -1,4 +1,4 @@
-"""Tests for bot.fakebotapi, driven mostly by the real python-telegram-bot client."""
+"""Tests for bot.localapi, driven mostly by the real python-telegram-bot client."""
 
 from __future__ import annotations
 
@@ -14,7 +14,17 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
 from telegram.ext import (
     Application,
@@ -27,7 +37,8 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.fakebotapi import FakeBotAPI, parse_html
+from bot.localapi import ChatEvent, FakeBotAPI, parse_html
+from bot.localapi.methods import image_size
 
 TOKEN = "123456:TEST-token"
 CHAT = 4242
@@ -278,6 +289,138 @@ def test_raw_encodings(fake: FakeBotAPI) -> None:
     status, body = raw(fake, "getUpdates", query="limit=lots")
     assert status == 400 and body["description"].startswith("Bad Request: invalid parameters")
     assert [c.params.get("chat_id") for c in fake.calls][:5] == [7, 7, 7, "@channel", None]
+
+
+def test_json_bodies_like_the_bot_api(fake: FakeBotAPI) -> None:
+    """application/json bodies: typed values as they are, objects not re-encoded."""
+    markup = {"inline_keyboard": [[{"text": "Рік", "callback_data": "dues:y:2026"}]]}
+    body = {
+        "chat_id": 7,
+        "text": "123",  # a string stays a string in JSON, unlike a guessed form value
+        "reply_markup": markup,
+        "disable_notification": True,
+        "link_preview_options": {"is_disabled": True},
+    }
+    status, answer = raw(
+        fake, "sendMessage", json.dumps(body).encode(), "application/json; charset=utf-8"
+    )
+    assert status == 200, answer
+    assert answer["result"]["text"] == "123" and answer["result"]["reply_markup"] == markup
+    call = fake.calls_of("sendMessage")[-1]
+    assert call.params["chat_id"] == 7 and call.params["disable_notification"] is True
+    edit = {"chat_id": 7, "message_id": 1, "text": "<b>x</b>", "parse_mode": "HTML"}
+    status, answer = raw(fake, "editMessageText", json.dumps(edit).encode(), "application/json")
+    assert status == 200 and answer["result"]["entities"][0]["type"] == "bold"
+    # A client that encodes nested objects as strings inside JSON works too.
+    body = {"chat_id": 7, "text": "s", "reply_markup": json.dumps(markup)}
+    status, answer = raw(fake, "sendMessage", json.dumps(body).encode(), "application/json")
+    assert answer["result"]["reply_markup"] == markup
+    status, answer = raw(fake, "sendMessage", b"[1, 2]", "application/json")
+    assert (status, answer["description"]) == (400, "Bad Request: JSON body must be an object")
+    status, answer = raw(fake, "sendMessage", b"{nope", "application/json")
+    assert status == 400 and "can't parse JSON body" in answer["description"]
+    assert [m["text"] for m in fake.messages(7)] == ["x", "s"]  # "123" was edited to "x"
+
+
+async def test_reply_keyboard_is_kept_for_the_user_side(fake: FakeBotAPI, bot: Bot) -> None:
+    menu = ReplyKeyboardMarkup([["Мої внески", "Довідка"]], resize_keyboard=True)
+    msg = await bot.send_message(CHAT, "menu", reply_markup=menu)
+    assert msg.reply_markup is None  # Telegram does not echo a reply keyboard
+    shown = fake.reply_keyboard(CHAT)
+    assert shown is not None
+    assert [[b["text"] for b in row] for row in shown["keyboard"]] == [["Мої внески", "Довідка"]]
+    with pytest.raises(BadRequest, match="Inline keyboard expected"):
+        wrong: Any = menu  # the Bot API accepts only inline keyboards on edits
+        await bot.edit_message_text(
+            "x", chat_id=CHAT, message_id=msg.message_id, reply_markup=wrong
+        )
+    await bot.send_message(CHAT, "gone", reply_markup=ReplyKeyboardRemove())
+    assert fake.reply_keyboard(CHAT) is None
+    status, answer = raw(
+        fake,
+        "sendMessage",
+        json.dumps({"chat_id": CHAT, "text": "x", "reply_markup": {"keyboard": [[""]]}}).encode(),
+        "application/json",
+    )
+    assert (status, answer["description"]) == (400, "Bad Request: keyboard button text is empty")
+
+
+async def test_commands_shown_follow_telegrams_scope_order(fake: FakeBotAPI, bot: Bot) -> None:
+    def names(chat_id: int, lang: str = "") -> list[str]:
+        return [c["command"] for c in fake.commands_shown(chat_id, lang)]
+
+    assert names(CHAT) == []
+    await bot.set_my_commands([BotCommand("start", "Почати")])
+    await bot.set_my_commands([BotCommand("help", "Help")], language_code="en")
+    assert names(CHAT) == ["start"] and names(CHAT, "en") == ["help"]
+    await bot.set_my_commands([BotCommand("dues", "Dues")], scope=BotCommandScopeAllPrivateChats())
+    assert names(CHAT, "en") == ["dues"]
+    await bot.set_my_commands(
+        [BotCommand("settings", "Settings")], scope=BotCommandScopeChat(CHAT)
+    )
+    assert names(CHAT, "en") == ["settings"] and names(CHAT + 1, "en") == ["dues"]
+
+
+async def test_listeners_hear_every_change_in_order(fake: FakeBotAPI, bot: Bot) -> None:
+    events: list[ChatEvent] = []
+    fake.add_listener(events.append)
+    sent = await bot.send_message(CHAT, "one", reply_markup=keyboard("a"))
+    await bot.edit_message_text("two", chat_id=CHAT, message_id=sent.message_id)
+    await bot.send_message(CHAT, "menu", reply_markup=ReplyKeyboardMarkup([["A"]]))
+    query_id = fake.press_button(user_id=CHAT, message_id=sent.message_id, data="a", check=False)
+    await bot.answer_callback_query(query_id, text="Done", show_alert=True)
+    await bot.delete_message(CHAT, sent.message_id)
+    fake.remove_listener(events.append)
+    await bot.send_message(CHAT, "unheard")
+    mid = sent.message_id
+    assert events == [
+        ChatEvent("sent", CHAT, mid),
+        ChatEvent("edited", CHAT, mid),
+        ChatEvent("sent", CHAT, mid + 1),
+        ChatEvent("keyboard", CHAT),
+        ChatEvent("answer", CHAT, text="Done", show_alert=True),
+        ChatEvent("deleted", CHAT, mid),
+    ]
+
+
+def _png(width: int, height: int) -> bytes:
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + len(ihdr).to_bytes(4, "big") + b"IHDR" + ihdr + b"\0" * 4
+
+
+async def test_send_photo(fake: FakeBotAPI, bot: Bot) -> None:
+    content = _png(640, 480)
+    msg = await bot.send_photo(CHAT, photo=content, caption="<i>Forum</i>", parse_mode="HTML")
+    assert len(msg.photo) == 1
+    size = msg.photo[0]
+    assert (size.width, size.height, size.file_size) == (640, 480, len(content))
+    assert msg.caption == "Forum" and msg.caption_entities[0].type == "italic"
+    assert fake.file_content(size.file_id) == content
+    assert fake.file_info(size.file_id)["width"] == 640
+    assert (await fake.await_reply(CHAT, since=0)).method == "sendPhoto"
+    again = await bot.send_photo(CHAT, photo=size.file_id)
+    assert again.photo[0].file_id == size.file_id
+    with pytest.raises(BadRequest, match="There is no photo in the request"):
+        await bot.send_photo(CHAT, photo="")
+
+
+@pytest.mark.parametrize(
+    ("data", "size"),
+    [
+        (_png(3, 2), (3, 2)),
+        (b"GIF89a" + (5).to_bytes(2, "little") + (7).to_bytes(2, "little"), (5, 7)),
+        (
+            b"\xff\xd8"
+            + b"\xff\xe0\x00\x04xx"
+            + b"\xff\xc0\x00\x11\x08\x00\x20\x00\x30"
+            + b"\0" * 8,
+            (48, 32),
+        ),
+        (b"not an image", (0, 0)),
+    ],
+)
+def test_image_size(data: bytes, size: tuple[int, int]) -> None:
+    assert image_size(data) == size
 
 
 # ----------------------------------------------------------------------------- updates

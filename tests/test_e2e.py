@@ -228,3 +228,86 @@ async def test_access_request_conversation_through_the_running_bot(
     assert "Кременчуцька міська рада" in told.params["text"]
     fake.send_message(user_id=STRANGER, text="💰 Внески", language_code="uk")
     assert f"248{NBSP}530,00{NBSP}₴" in (await fake.await_reply(STRANGER)).params["text"]
+
+
+# --- invite offline, and `run` failing like a product -------------------------------------------
+
+
+def _closed_port() -> int:
+    """A local port nobody listens on (connections are refused at once)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run_once(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own console script
+        [*_amu_bot(), *args], env=env, capture_output=True, text=True, timeout=90, check=False
+    )
+
+
+def _assert_product_failure(done: subprocess.CompletedProcess[str], message: str) -> None:
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert message in " ".join(output.split()), output
+    assert "Traceback" not in output
+    assert TOKEN not in output and TOKEN.split(":")[1] not in output
+    assert len(output.strip().splitlines()) <= 3, output
+
+
+async def test_invite_works_offline_after_the_bot_has_run(
+    examples: Database, fake: FakeBotAPI, database_url: str, tmp_path: Path
+) -> None:
+    with running_bot(fake, database_url, tmp_path / "bot.log"):
+        pass  # polling has started: the bot knows its username by now
+    offline = _env(fake, database_url)
+    offline["BOT_API_URL"] = f"http://127.0.0.1:{_closed_port()}/bot"
+    del offline["BOT_TOKEN"]
+    done = _run_once(offline, "invite", "04057287")
+    assert done.returncode == 0, done.stderr
+    link = done.stdout.strip()
+    assert link.startswith("https://t.me/amu_e2e_bot?start="), link
+    # The link works: the bot, running again, links the person who opens it.
+    with running_bot(fake, database_url, tmp_path / "bot2.log"):
+        fake.send_message(user_id=OLENA, text=f"/start {link.rsplit('=', 1)[1]}")
+        assert "Кременчуцька міська рада" in (await fake.await_reply(OLENA)).params["text"]
+    # --bot-username still wins over what the bot remembered.
+    named = _run_once(offline, "invite", "04057287", "--bot-username", "@other_bot")
+    assert named.stdout.startswith("https://t.me/other_bot?start="), named.stderr
+
+
+def test_run_with_a_rejected_token(fake: FakeBotAPI, tmp_path: Path) -> None:
+    env = _env(fake, f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    env["BOT_TOKEN"] = TOKEN.replace("e2e", "old")  # right shape, but Telegram says 401
+    rejected = TOKEN.replace("e2e", "old")
+    done = _run_once(env, "run")
+    _assert_product_failure(done, "Telegram rejected the bot token (BOT_TOKEN)")
+    assert rejected not in done.stdout + done.stderr
+    assert rejected.split(":")[1] not in done.stdout + done.stderr
+    uk = _run_once({**env, "LANG": "uk_UA.UTF-8"}, "run")
+    assert "Telegram не прийняв токен бота" in uk.stderr
+
+
+def test_run_without_network(fake: FakeBotAPI, tmp_path: Path) -> None:
+    env = _env(fake, f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    env["BOT_API_URL"] = f"http://127.0.0.1:{_closed_port()}/bot"
+    _assert_product_failure(_run_once(env, "run"), "Cannot reach the Telegram Bot API")
+    uk = _run_once({**env, "LANG": "uk_UA.UTF-8"}, "run")
+    _assert_product_failure(uk, "Немає зв'язку з Telegram Bot API")
+
+
+@pytest.mark.parametrize("where", ["postgresql", "sqlite-missing-folder"])
+def test_run_with_an_unreachable_database(fake: FakeBotAPI, tmp_path: Path, where: str) -> None:
+    url = (
+        f"postgresql+asyncpg://amu:secret-pw@127.0.0.1:{_closed_port()}/amu"
+        if where == "postgresql"
+        else f"sqlite+aiosqlite:///{tmp_path / 'no-such-folder' / 'a.db'}"
+    )
+    done = _run_once(_env(fake, url), "run")
+    _assert_product_failure(done, "Cannot reach the database")
+    assert "secret-pw" not in done.stderr
+    assert not fake.calls_of("getUpdates")
+    uk = _run_once({**_env(fake, url), "LANG": "uk_UA.UTF-8"}, "run")
+    _assert_product_failure(uk, "Немає зв'язку з базою даних")

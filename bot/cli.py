@@ -355,6 +355,7 @@ def _print_import(tr: Tr, path: Path, result: ImportResult) -> None:
             ),
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )
 
 
@@ -526,8 +527,8 @@ def _ask_bot_username(settings: Settings, tr: Tr) -> str:
 
     try:
         token = settings.token()
-    except ConfigError as exc:
-        raise _fail(cliui.config_error(exc, tr) + "\n" + tr.t("cli.or_bot_username"), 2) from None
+    except ConfigError:
+        raise _fail(tr.t("cli.invite_no_username"), 2) from None
 
     async def ask() -> str:
         async with Bot(token, base_url=settings.bot_api_url) as bot:
@@ -645,18 +646,26 @@ def dues_accrue(
 def dues_table(report: DuesReport, tr: Tr, width: int) -> Table:
     """Per region and in total, fitted to `width` columns: numbers are never cut or wrapped;
     less important columns are dropped, and at the narrowest charged and paid share one."""
+    import io
+
     from rich import box
+    from rich.console import Console
     from rich.table import Table
 
+    from bot.money import to_uah
     from bot.reports import DUES_COLUMNS
+
+    def money(kop: int) -> str:
+        # The headers name the currency ("Нараховано, ₴"); the cells need only the number.
+        return tr.number(to_uah(kop), "#,##0.00")
 
     groups = (*report.regions, report.total)
     cells = {
         "region": [g.region or tr.t("report.level.total") for g in groups],
         "members": [tr.number(g.members) for g in groups],
-        "charged": [tr.money(g.charged_kop) for g in groups],
-        "paid": [tr.money(g.paid_kop) for g in groups],
-        "overdue": [tr.money(g.overdue_kop) for g in groups],
+        "charged": [money(g.charged_kop) for g in groups],
+        "paid": [money(g.paid_kop) for g in groups],
+        "overdue": [money(g.overdue_kop) for g in groups],
         "collected_pct": [f"{tr.number(g.collected_pct, '#,##0.0')}\u00a0%" for g in groups],
         "debtors": [tr.number(g.debtors) for g in groups],
     }
@@ -664,48 +673,52 @@ def dues_table(report: DuesReport, tr: Tr, width: int) -> Table:
     combined = f"{headers['charged']} /\n{headers['paid']}"
 
     def need(column: str) -> int:
-        # A header may wrap between words; a value never.
-        words = max(len(w) for w in headers[column].split())
-        return max(words, *(len(v) for v in cells[column]))
+        return max(len(v) for v in cells[column])
 
-    # From the fullest layout to the narrowest; the first that fits is used.
+    def build(columns: list[str]) -> Table:
+        table = Table(
+            title=tr.t("report.title", year=report.year),
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            padding=(0, 1),
+            collapse_padding=True,
+        )
+        for column in columns:
+            if column == "charged+paid":
+                table.add_column(
+                    combined, justify="right", no_wrap=True, min_width=need("charged")
+                )
+                continue
+            table.add_column(
+                headers[column],
+                justify="left" if column == "region" else "right",
+                no_wrap=column != "region",
+                min_width=need(column),
+            )
+        for i, g in enumerate(groups):
+            row = [
+                f"{cells['charged'][i]}\n{cells['paid'][i]}"
+                if c == "charged+paid"
+                else cells[c][i]
+                for c in columns
+            ]
+            table.add_row(*row, style="bold" if g.region is None else None)
+        return table
+
+    # From the fullest layout to the narrowest; the first whose natural width fits is used.
     layouts = [
         ["region", "members", "charged", "paid", "overdue", "collected_pct", "debtors"],
         ["region", "charged", "paid", "overdue", "collected_pct", "debtors"],
         ["region", "charged", "paid", "overdue", "collected_pct"],
+        ["region", "charged+paid", "overdue", "collected_pct"],
         ["region", "charged", "paid", "collected_pct"],
         ["region", "charged+paid", "collected_pct"],
     ]
-
-    def size(columns: list[str]) -> int:
-        widths = [need("charged") if c == "charged+paid" else need(c) for c in columns]
-        return sum(widths) + 3 * (len(columns) - 1)  # " │ " between columns, no outer edge
-
-    chosen = next((cols for cols in layouts if size(cols) <= width), layouts[-1])
-    table = Table(
-        title=tr.t("report.title", year=report.year),
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        padding=(0, 1),
-        collapse_padding=True,
-    )
-    for column in chosen:
-        if column == "charged+paid":
-            table.add_column(combined, justify="right", no_wrap=True, min_width=need("charged"))
-            continue
-        table.add_column(
-            headers[column],
-            justify="left" if column == "region" else "right",
-            no_wrap=column != "region",
-            min_width=need(column),
-            overflow="fold",
-        )
-    for i, g in enumerate(groups):
-        row = [
-            f"{cells['charged'][i]}\n{cells['paid'][i]}" if c == "charged+paid" else cells[c][i]
-            for c in chosen
-        ]
-        table.add_row(*row, style="bold" if g.region is None else None)
+    measure = Console(width=10_000, file=io.StringIO())
+    for columns in layouts:
+        table = build(columns)
+        if measure.measure(table).maximum <= width:
+            return table
     return table
 
 

@@ -674,3 +674,30 @@ def test_importing_the_cli_loads_no_heavy_module() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_invite_before_the_bot_ever_ran_without_a_token(cli: Invoke, loaded: Path) -> None:
+    result = cli("invite", "04057287", env={"LANG": "uk_UA.UTF-8"})
+    assert result.exit_code == 2
+    assert "Бот ще не запускався з цією базою даних" in flat(result.stderr)
+    assert "--bot-username" in result.stderr
+    assert rows(loaded, "invite") == 0  # no link was issued that nobody could print
+
+
+async def test_the_remembered_username_is_used_and_kept_current(db_file: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bot.db import Database, upgrade
+    from bot.services import botstate
+
+    database = Database.from_url(f"sqlite+aiosqlite:///{db_file}")
+    try:
+        await upgrade(database.engine)
+        async with database.session() as session:
+            assert await botstate.bot_username(session=session) is None
+            now = datetime(2026, 1, 1, tzinfo=UTC)
+            await botstate.remember_username(session=session, username="old_bot", now=now)
+            await botstate.remember_username(session=session, username="new_bot", now=now)
+            assert await botstate.bot_username(session=session) == "new_bot"
+    finally:
+        await database.dispose()

@@ -57,6 +57,15 @@ app.add_typer(dues_app, name="dues")
 app.add_typer(report_app, name="report")
 
 
+# Placeholders in help ("--rate СТАВКА"); message ids, translated when help is rendered.
+RATE = N_("cli.help.metavar.rate")
+AMOUNT = N_("cli.help.metavar.amount")
+DATE = N_("cli.help.metavar.date")
+NAME = N_("cli.help.metavar.name")
+HOST = N_("cli.help.metavar.host")
+SECRET = N_("cli.help.metavar.secret")
+
+
 class Lang(StrEnum):
     """The languages of the command line."""
 
@@ -226,10 +235,16 @@ def root(
 
 @app.command(help=N_("cli.help.run"))
 def run(
-    webhook_url: Annotated[str | None, typer.Option(help=N_("cli.help.run.webhook_url"))] = None,
-    listen: Annotated[str, typer.Option(help=N_("cli.help.run.listen"))] = "127.0.0.1",
+    webhook_url: Annotated[
+        str | None, typer.Option(help=N_("cli.help.run.webhook_url"), metavar="URL")
+    ] = None,
+    listen: Annotated[
+        str, typer.Option(help=N_("cli.help.run.listen"), metavar=HOST)
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help=N_("cli.help.run.port"))] = 8443,
-    secret_token: Annotated[str | None, typer.Option(help=N_("cli.help.run.secret_token"))] = None,
+    secret_token: Annotated[
+        str | None, typer.Option(help=N_("cli.help.run.secret_token"), metavar=SECRET)
+    ] = None,
 ) -> None:
     """Run the bot: long polling, or a webhook server with --webhook-url."""
     import asyncio
@@ -464,7 +479,7 @@ def invite(
         int, typer.Option(min=1, max=365, help=N_("cli.help.invite.ttl_days"))
     ] = 14,
     bot_username: Annotated[
-        str | None, typer.Option(help=N_("cli.help.invite.bot_username"))
+        str | None, typer.Option(help=N_("cli.help.invite.bot_username"), metavar=NAME)
     ] = None,
 ) -> None:
     """Print one-time deep links that link a Telegram account to a council, one per line."""
@@ -584,10 +599,18 @@ def dues_accrue(
     year: Annotated[
         int, typer.Option(min=1990, max=2100, help=N_("cli.help.dues.year"), show_default=False)
     ],
-    rate: Annotated[str, typer.Option(help=N_("cli.help.dues.rate"), show_default=False)],
-    min_amount: Annotated[str | None, typer.Option("--min", help=N_("cli.help.dues.min"))] = None,
-    fund_rate: Annotated[str | None, typer.Option(help=N_("cli.help.dues.fund_rate"))] = None,
-    due_date: Annotated[str | None, typer.Option(help=N_("cli.help.dues.due_date"))] = None,
+    rate: Annotated[
+        str, typer.Option(help=N_("cli.help.dues.rate"), metavar=RATE, show_default=False)
+    ],
+    min_amount: Annotated[
+        str | None, typer.Option("--min", help=N_("cli.help.dues.min"), metavar=AMOUNT)
+    ] = None,
+    fund_rate: Annotated[
+        str | None, typer.Option(help=N_("cli.help.dues.fund_rate"), metavar=RATE)
+    ] = None,
+    due_date: Annotated[
+        str | None, typer.Option(help=N_("cli.help.dues.due_date"), metavar=DATE)
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", help=N_("cli.help.dues.yes"))] = False,
 ) -> None:
     """Create the year's charges from each council's population (re-running changes nothing)."""

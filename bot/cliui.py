@@ -94,7 +94,7 @@ def _param_value(param: _click.Parameter, tr: Tr) -> str:
         return "[" + "|".join(choices) + "]"
     metavar = getattr(param, "metavar", None)
     if metavar:
-        return str(metavar)
+        return tr.t(str(metavar))
     annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
     if annotation is int:
         return tr.t("cli.help.metavar.number")

@@ -169,20 +169,35 @@ def _where(url: str) -> str:
 
 def _db_failure(settings: Settings, exc: BaseException) -> typer.Exit:
     """A database that cannot be reached or used: one or two lines, no traceback."""
-    from bot.db import NotMigratedError, SchemaError
+    from sqlalchemy.engine import make_url
+
+    from bot.db import NotMigratedError, SchemaError, sqlite_file
 
     tr = _tr()
     if isinstance(exc, NotMigratedError):
         return _fail(tr.t("cli.db_not_migrated", where=_where(settings.database_url)))
     if isinstance(exc, SchemaError):
         return _fail(tr.t("cli.schema_error", detail=str(exc)))
-    cause: BaseException = exc
-    while not isinstance(cause, OSError) and (cause.__cause__ or getattr(cause, "orig", None)):
-        cause = cause.__cause__ or cause.orig  # type: ignore[attr-defined]
-    if isinstance(cause, OSError):
-        detail = cliui.os_error(cause, tr)
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.expanduser().resolve().parent.is_dir():
+        folder = str(path.expanduser().resolve().parent)
+        return _fail(tr.t("cli.db_no_folder", folder=folder, file=path.name))
+    chain: list[BaseException] = [exc]
+    while len(chain) < 10:
+        nxt = chain[-1].__cause__ or getattr(chain[-1], "orig", None)
+        if not isinstance(nxt, BaseException) or nxt in chain:
+            break
+        chain.append(nxt)
+    names = {type(e).__name__ for e in chain}
+    os_errors = [e for e in chain if isinstance(e, OSError)]
+    if "InvalidCatalogNameError" in names:  # asyncpg: the database does not exist
+        detail = tr.t("cli.db_no_such_database", name=make_url(settings.database_url).database)
+    elif names & {"InvalidPasswordError", "InvalidAuthorizationSpecificationError"}:
+        detail = tr.t("cli.db_auth_failed")
+    elif os_errors:
+        detail = cliui.os_error(os_errors[0], tr)
     else:
-        detail = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
+        detail = (str(chain[-1]).strip().splitlines() or [type(chain[-1]).__name__])[0][:200]
     return _fail(tr.t("cli.db_unreachable", where=_where(settings.database_url), detail=detail))
 
 

@@ -480,7 +480,9 @@ def test_unusable_sqlite_path_gives_a_clear_message(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 1
-    assert "Cannot reach the database" in flat(done.stderr)
+    assert f"There is no folder {tmp_path / 'missing-dir'} for the database file" in flat(
+        done.stderr
+    )
     assert "Traceback" not in done.stderr
 
 
@@ -701,3 +703,15 @@ async def test_the_remembered_username_is_used_and_kept_current(db_file: Path) -
             assert await botstate.bot_username(session=session) == "new_bot"
     finally:
         await database.dispose()
+
+
+def test_a_missing_postgresql_database_is_named(cli: Invoke) -> None:
+    from sqlalchemy.engine import make_url
+
+    base = os.environ.get("AMU_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("needs a PostgreSQL server")
+    url = make_url(base).set(database="amu_no_such_db").render_as_string(hide_password=False)
+    result = cli("db", "upgrade", env={"DATABASE_URL": url, "LANG": "uk_UA.UTF-8"})
+    assert result.exit_code == 1
+    assert "на сервері немає бази даних «amu_no_such_db»" in flat(result.stderr)

@@ -305,9 +305,14 @@ def test_run_with_an_unreachable_database(fake: FakeBotAPI, tmp_path: Path, wher
         if where == "postgresql"
         else f"sqlite+aiosqlite:///{tmp_path / 'no-such-folder' / 'a.db'}"
     )
+    en_message, uk_message = (
+        ("Cannot reach the database", "Немає зв'язку з базою даних")
+        if where == "postgresql"
+        else ("There is no folder", "Немає теки")
+    )
     done = _run_once(_env(fake, url), "run")
-    _assert_product_failure(done, "Cannot reach the database")
+    _assert_product_failure(done, en_message)
     assert "secret-pw" not in done.stderr
     assert not fake.calls_of("getUpdates")
     uk = _run_once({**_env(fake, url), "LANG": "uk_UA.UTF-8"}, "run")
-    _assert_product_failure(uk, "Немає зв'язку з базою даних")
+    _assert_product_failure(uk, uk_message)

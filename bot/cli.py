@@ -323,8 +323,15 @@ def run(
         raise _fail(tr.t("cli.run.token_rejected"), 2) from None
     except NetworkError:
         raise _fail(tr.t("cli.run.no_network", api=api)) from None
-    except (OSError, SQLAlchemyError) as exc:
+    except SQLAlchemyError as exc:
         raise _db_failure(settings, exc) from None
+    except OSError as exc:
+        if not webhook_url:
+            raise
+        # The webhook server could not listen (port taken, address not on this machine...).
+        detail = cliui.os_error(exc, tr)
+        message = tr.t("cli.run.cannot_listen", address=f"{listen}:{port}", detail=detail)
+        raise _fail(message) from None
 
 
 def _quiet_bootstrap(record: Any) -> bool:
@@ -831,9 +838,10 @@ def _unexpected(exc: BaseException, tr: Tr) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: one language for the run, no error ever shows the token."""
-    from bot.logs import install_excepthooks, register_token
+    from bot.logs import ensure_logging, install_excepthooks, register_token
 
     install_excepthooks()
+    ensure_logging()  # so that no library's warning reaches stderr unscrubbed
     register_token(os.environ.get("BOT_TOKEN"))
     args = sys.argv[1:] if argv is None else list(argv)
     tr = _RUN.tr = cliui.make_tr(cliui.pick_language(args))

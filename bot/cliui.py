@@ -281,6 +281,8 @@ OS_ERRORS = {
     errno.ENOSPC: N_("cli.os.no_space"),
     errno.EROFS: N_("cli.os.read_only"),
     errno.ECONNREFUSED: N_("cli.os.connection_refused"),
+    errno.EADDRINUSE: N_("cli.os.address_in_use"),
+    errno.EADDRNOTAVAIL: N_("cli.os.address_not_available"),
     errno.ETIMEDOUT: N_("cli.os.timed_out"),
     errno.EHOSTUNREACH: N_("cli.os.unreachable"),
     errno.ENETUNREACH: N_("cli.os.unreachable"),

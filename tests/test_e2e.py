@@ -316,3 +316,19 @@ def test_run_with_an_unreachable_database(fake: FakeBotAPI, tmp_path: Path, wher
     assert not fake.calls_of("getUpdates")
     uk = _run_once({**_env(fake, url), "LANG": "uk_UA.UTF-8"}, "run")
     _assert_product_failure(uk, uk_message)
+
+
+def test_run_webhook_on_a_taken_port(fake: FakeBotAPI, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        env = _env(fake, f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+        args = ("run", "--webhook-url", "https://bot.example.org/hook", "--port", port)
+        done = _run_once(env, *args)
+        _assert_product_failure(done, f"The webhook server cannot listen on 127.0.0.1:{port}")
+        assert "already in use" in done.stderr
+        uk = _run_once({**env, "LANG": "uk_UA.UTF-8"}, *args)
+        _assert_product_failure(uk, "адреса вже зайнята")

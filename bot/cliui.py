@@ -119,6 +119,7 @@ def _param_help(param: _click.Parameter, tr: Tr) -> str:
         param.param_type_name == "option"
         and default not in (None, False, "")
         and not getattr(param, "is_flag", False)
+        and getattr(param, "show_default", True) is not False
         and param.expose_value
     ):
         shown = getattr(default, "value", default)
@@ -178,17 +179,11 @@ def render_help(ctx: _click.Context, tr: Tr) -> str:
     for name, sub in commands.items():
         if getattr(sub, "hidden", False):
             continue
-        rows.append((name, _first_sentence(_help_text(tr, sub.help))))
+        rows.append((name, _help_text(tr, sub.help)))
     if rows:
         with formatter.section(tr.t("cli.help.commands")):
             formatter.write_dl(rows)
     return formatter.getvalue().rstrip("\n")
-
-
-def _first_sentence(text: str) -> str:
-    line = text.strip().split("\n", 1)[0]
-    head, dot, _ = line.partition(". ")
-    return head + ("." if dot else "")
 
 
 def localise(command: _click.Command, tr: Tr) -> None:

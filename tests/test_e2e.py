@@ -86,7 +86,7 @@ def bot_process(
 
 
 async def _invite(fake: FakeBotAPI, database_url: str, code: str = "04057287") -> str:
-    """Issue an invite through the CLI; it asks the fake Bot API for the bot's username."""
+    """Issue an invite through the CLI (the bot, already running, has stored its username)."""
     proc = await asyncio.create_subprocess_exec(
         *_amu_bot(),
         "invite",
@@ -332,3 +332,19 @@ def test_run_webhook_on_a_taken_port(fake: FakeBotAPI, tmp_path: Path) -> None:
         assert "already in use" in done.stderr
         uk = _run_once({**env, "LANG": "uk_UA.UTF-8"}, *args)
         _assert_product_failure(uk, "адреса вже зайнята")
+
+
+def test_invite_asks_telegram_only_when_the_bot_never_ran(
+    examples: Database, fake: FakeBotAPI, database_url: str
+) -> None:
+    env = _env(fake, database_url)
+    first = _run_once(env, "invite", "04057287")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("https://t.me/amu_e2e_bot?start=")
+    assert len(fake.calls_of("getMe")) == 1
+    # Remembered: the next invite needs neither Telegram nor the token.
+    offline = {**env, "BOT_API_URL": f"http://127.0.0.1:{_closed_port()}/bot"}
+    del offline["BOT_TOKEN"]
+    second = _run_once(offline, "invite", "04057287")
+    assert second.stdout.startswith("https://t.me/amu_e2e_bot?start="), second.stderr
+    assert len(fake.calls_of("getMe")) == 1

@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.context import AppContext, Runtime, UserData
 from bot.db import Database
 from bot.i18n import Translator
+from bot.services import botstate
 from bot.updates import PerUserUpdateProcessor
 from handlers.commands import publish
 
@@ -62,12 +63,17 @@ def build_application(
         builder = builder.request(request)
     if updates_request is not None:
         builder = builder.get_updates_request(updates_request)
-    if publish_commands:
 
-        async def post_init(app: AppType) -> None:
+    async def post_init(app: AppType) -> None:
+        # getMe has answered by now: remember the username, so `amu-bot invite` works offline.
+        async with runtime.db.session() as session:
+            await botstate.remember_username(
+                session=session, username=app.bot.username, now=runtime.clock.now()
+            )
+        if publish_commands:
             await publish(app, runtime.translator)
 
-        builder = builder.post_init(post_init)
+    builder = builder.post_init(post_init)
     app: AppType = builder.build()
     app.bot_data["runtime"] = runtime
     handlers.register(app, runtime.translator)

@@ -1,85 +1,152 @@
-"""The `amu-bot` command line: run the bot, migrate, import, invite, accrue, report."""
+"""The `amu-bot` command line: run the bot, migrate, import, invite, accrue, report.
+
+One language per run (`--lang`, AMU_LANG or the locale) for help, output and errors alike
+(bot/cliui.py). Heavy modules (SQLAlchemy, pydantic, telegram, openpyxl, rich) are imported
+inside the commands that use them, so `--help`, `--version` and usage errors answer at once.
+
+To add a command: a function here decorated with `@app.command(help=N_("cli.help.NAME"))`
+(or on one of the sub-apps), its help and option texts as message ids in locales/; load the
+settings with `_settings()`, open the database with `_ready()` (or `_with_db()` if the command
+may create it), fail with `_fail(tr.t(...))`.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import csv
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
+from typer._click.exceptions import UsageError
 
-from bot.clock import Clock
-from bot.config import ConfigError, Settings, load_settings
-from bot.db import Database, SchemaError, prepare_for_run, upgrade
-from bot.i18n import N_, Tr, Translator
-from bot.money import parse_amount, parse_rate, to_uah
-from bot.services import dues, invites
-from bot.services.imports import ImportKind, ImportResult, import_csv
-from models import Role
+from bot import cliui
+from bot.i18n import N_, Tr
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from bot.config import Settings
+    from bot.db import Database
+    from bot.services.dues import DuesReport
+    from bot.services.imports import ImportKind, ImportResult
 
 T = TypeVar("T")
 
 app = typer.Typer(
-    help="amu-bot: the Telegram service desk of a municipal association.",
+    help=N_("cli.help.app"),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-import_app = typer.Typer(
-    help="Import CSV files (UTF-8, header row; all or nothing).", no_args_is_help=True
-)
-dues_app = typer.Typer(help="Membership dues.", no_args_is_help=True)
-report_app = typer.Typer(help="Reports for staff.", no_args_is_help=True)
+db_app = typer.Typer(help=N_("cli.help.db"), no_args_is_help=True)
+import_app = typer.Typer(help=N_("cli.help.import"), no_args_is_help=True)
+dues_app = typer.Typer(help=N_("cli.help.dues"), no_args_is_help=True)
+report_app = typer.Typer(help=N_("cli.help.report"), no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(dues_app, name="dues")
 app.add_typer(report_app, name="report")
 
-out = Console()
-err = Console(stderr=True)
+
+# Placeholders in help ("--rate СТАВКА"); message ids, translated when help is rendered.
+RATE = N_("cli.help.metavar.rate")
+AMOUNT = N_("cli.help.metavar.amount")
+DATE = N_("cli.help.metavar.date")
+NAME = N_("cli.help.metavar.name")
+HOST = N_("cli.help.metavar.host")
+SECRET = N_("cli.help.metavar.secret")
+CODE = N_("cli.help.metavar.code")
+FILE = N_("cli.help.metavar.file")
+FOLDER = N_("cli.help.metavar.folder")
 
 
-def cli_language() -> str:
-    """The operator's language from the locale environment; Ukrainian unless it says English."""
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(var, "")
-        if value:
-            return "en" if value.lower().startswith("en") else "uk"
-    return "uk"
+class Lang(StrEnum):
+    """The languages of the command line."""
+
+    UK = "uk"
+    EN = "en"
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        err.print(str(exc), style="red", highlight=False, markup=False)
-        raise typer.Exit(2) from None
+class RoleChoice(StrEnum):
+    """What an invite lets its user see (the values of models.Role, without importing models)."""
+
+    OFFICIAL = "official"
+    COORDINATOR = "coordinator"
+    ADMIN = "admin"
 
 
-def _tr(settings: Settings) -> Tr:
-    return Translator(settings.tz)(cli_language())
+@dataclass
+class _Run:
+    """The one language of this run, chosen before the command line is parsed."""
+
+    tr: Tr | None = None
+
+
+_RUN = _Run()
+
+
+def _tr() -> Tr:
+    if _RUN.tr is None:
+        _RUN.tr = cliui.make_tr(cliui.pick_language(sys.argv[1:]))
+    return _RUN.tr
+
+
+_CONSOLES: dict[bool, Console] = {}
+
+
+def out() -> Console:
+    """Standard output (rich)."""
+    return _console(stderr=False)
+
+
+def err() -> Console:
+    """Standard error (rich)."""
+    return _console(stderr=True)
+
+
+def _console(*, stderr: bool) -> Console:
+    console = _CONSOLES.get(stderr)
+    if console is None:
+        from rich.console import Console
+
+        console = _CONSOLES[stderr] = Console(stderr=stderr)
+    return console
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
     # Messages carry user input (paths, codes): never read them as rich markup.
-    err.print(message, style="red", highlight=False, markup=False)
+    err().print(message, style="red", highlight=False, markup=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _settings() -> Settings:
+    from bot.config import ConfigError, load_settings
+    from bot.logs import register_token
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise _fail(cliui.config_error(exc, _tr()), 2) from None
+    if settings.bot_token is not None:
+        register_token(settings.bot_token.get_secret_value())
+    _RUN.tr = replace(_tr(), tz=settings.tz)
+    return settings
 
 
 def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     """Run one async job against the database, then close it."""
+    import asyncio
+
+    from bot.db import Database
 
     async def main() -> T:
         db = Database.from_url(settings.database_url)
@@ -91,48 +158,136 @@ def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-def _ready(settings: Settings, tr: Tr) -> None:
-    """Every command but `run` expects a migrated database; say so clearly if it is not."""
+def _where(url: str) -> str:
+    """The database named for people: the SQLite file, or the URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    from bot.db import sqlite_file
+
+    path = sqlite_file(url)
+    if path is not None:
+        return str(path.resolve())
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _db_failure(settings: Settings, exc: BaseException) -> typer.Exit:
+    """A database that cannot be reached or used: one or two lines, no traceback."""
+    from sqlalchemy.engine import make_url
+
+    from bot.db import NotMigratedError, SchemaError, sqlite_file
+
+    tr = _tr()
+    if isinstance(exc, NotMigratedError):
+        return _fail(tr.t("cli.db_not_migrated", where=_where(settings.database_url)))
+    if isinstance(exc, SchemaError):
+        return _fail(tr.t("cli.schema_error", detail=str(exc)))
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.expanduser().resolve().parent.is_dir():
+        folder = str(path.expanduser().resolve().parent)
+        return _fail(tr.t("cli.db_no_folder", folder=folder, file=path.name))
+    chain: list[BaseException] = [exc]
+    while len(chain) < 10:
+        nxt = chain[-1].__cause__ or getattr(chain[-1], "orig", None)
+        if not isinstance(nxt, BaseException) or nxt in chain:
+            break
+        chain.append(nxt)
+    names = {type(e).__name__ for e in chain}
+    os_errors = [e for e in chain if isinstance(e, OSError)]
+    if "InvalidCatalogNameError" in names:  # asyncpg: the database does not exist
+        detail = tr.t("cli.db_no_such_database", name=make_url(settings.database_url).database)
+    elif names & {"InvalidPasswordError", "InvalidAuthorizationSpecificationError"}:
+        detail = tr.t("cli.db_auth_failed")
+    elif os_errors:
+        detail = cliui.os_error(os_errors[0], tr)
+    else:
+        detail = (str(chain[-1]).strip().splitlines() or [type(chain[-1]).__name__])[0][:200]
+    return _fail(tr.t("cli.db_unreachable", where=_where(settings.database_url), detail=detail))
+
+
+def _ready(settings: Settings) -> None:
+    """Every command but `db upgrade`, `run` and `demo` needs a database amu-bot has set up."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.db import SchemaError, check_ready, sqlite_file
+
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.exists():
+        # Connecting would create an empty file: a typo in the path must not look like "no data".
+        raise _fail(_tr().t("cli.db_missing", file=str(path.resolve())))
 
     async def check(db: Database) -> None:
-        await prepare_for_run(db.engine)
+        await check_ready(db.engine)
 
     try:
         _with_db(settings, check)
-    except SchemaError as exc:
-        raise _fail(tr.t("cli.schema_error", detail=str(exc))) from None
-    except (OSError, SQLAlchemyError) as exc:
-        raise _fail(tr.t("cli.db_unreachable", detail=str(exc))) from None
+    except (SchemaError, OSError, SQLAlchemyError) as exc:
+        raise _db_failure(settings, exc) from None
 
 
-@app.command()
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("amu-bot")
+        except PackageNotFoundError:
+            number = "?"
+        typer.echo(f"amu-bot {number}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    lang: Annotated[
+        Lang | None, typer.Option("--lang", help=N_("cli.help.lang"), show_default=False)
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help=N_("cli.help.version"), is_eager=True, callback=_show_version
+        ),
+    ] = False,
+) -> None:
+    """The options every command shares (the language is picked before parsing, in main)."""
+
+
+@app.command(help=N_("cli.help.run"))
 def run(
     webhook_url: Annotated[
-        str | None, typer.Option(help="Public HTTPS URL for webhook mode.")
+        str | None, typer.Option(help=N_("cli.help.run.webhook_url"), metavar="URL")
     ] = None,
     listen: Annotated[
-        str, typer.Option(help="Address the webhook server binds to.")
+        str, typer.Option(help=N_("cli.help.run.listen"), metavar=HOST)
     ] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option(min=1, max=65535, help="Port of the webhook server.")
-    ] = 8443,
+    port: Annotated[int, typer.Option(min=1, max=65535, help=N_("cli.help.run.port"))] = 8443,
     secret_token: Annotated[
-        str | None, typer.Option(help="Secret Telegram sends with each webhook call.")
+        str | None, typer.Option(help=N_("cli.help.run.secret_token"), metavar=SECRET)
     ] = None,
 ) -> None:
     """Run the bot: long polling, or a webhook server with --webhook-url."""
+    import asyncio
+    import logging
+    from urllib.parse import urlsplit
+
+    from sqlalchemy.exc import SQLAlchemyError
     from telegram import Update
+    from telegram.error import InvalidToken, NetworkError
 
     from bot.app import build_application, build_runtime
+    from bot.config import ConfigError
+    from bot.db import SchemaError, prepare_for_run
     from bot.logs import setup_logging
 
     settings = _settings()
-    tr = _tr(settings)
+    tr = _tr()
     try:
         settings.token()
     except ConfigError as exc:
-        raise _fail(str(exc), 2) from None
+        raise _fail(cliui.config_error(exc, tr), 2) from None
     setup_logging(settings)
+    # python-telegram-bot logs a failed start-up (getMe) with a traceback before raising it;
+    # the user gets our one-line reason below instead.
+    logging.getLogger("telegram.ext").addFilter(_quiet_bootstrap)
 
     async def prepare() -> str:
         try:
@@ -143,52 +298,70 @@ def run(
     try:
         runtime = build_runtime(settings)
         revision = asyncio.run(prepare())
-    except SchemaError as exc:
-        raise _fail(tr.t("cli.schema_error", detail=str(exc))) from None
-    except (OSError, SQLAlchemyError) as exc:
-        raise _fail(tr.t("cli.db_unreachable", detail=str(exc))) from None
+    except (SchemaError, OSError, SQLAlchemyError) as exc:
+        raise _db_failure(settings, exc) from None
 
     logging.getLogger(__name__).info("database schema at revision %s", revision)
     application = build_application(runtime)  # it disposes the database when it stops
-    if webhook_url:
-        from urllib.parse import urlsplit
+    api = urlsplit(settings.bot_api_url).netloc
+    try:
+        if webhook_url:
+            application.run_webhook(
+                listen=listen,
+                port=port,
+                url_path=urlsplit(webhook_url).path.lstrip("/"),
+                secret_token=secret_token,
+                webhook_url=webhook_url,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:
+        # The exception's own text quotes the token: never print it.
+        raise _fail(tr.t("cli.run.token_rejected"), 2) from None
+    except NetworkError:
+        raise _fail(tr.t("cli.run.no_network", api=api)) from None
+    except SQLAlchemyError as exc:
+        raise _db_failure(settings, exc) from None
+    except OSError as exc:
+        if not webhook_url:
+            raise
+        # The webhook server could not listen (port taken, address not on this machine...).
+        detail = cliui.os_error(exc, tr)
+        message = tr.t("cli.run.cannot_listen", address=f"{listen}:{port}", detail=detail)
+        raise _fail(message) from None
 
-        application.run_webhook(
-            listen=listen,
-            port=port,
-            url_path=urlsplit(webhook_url).path.lstrip("/"),
-            secret_token=secret_token,
-            webhook_url=webhook_url,
-            allowed_updates=Update.ALL_TYPES,
-        )
-    else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+
+def _quiet_bootstrap(record: Any) -> bool:
+    return "Bootstrap Initialize" not in record.getMessage()
 
 
-@db_app.command("upgrade")
+@db_app.command("upgrade", help=N_("cli.help.db.upgrade"))
 def db_upgrade() -> None:
-    """Bring the database schema up to date."""
+    """Bring the database schema up to date (the one command that creates a database)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.db import SchemaError, upgrade
+
     settings = _settings()
-    tr = _tr(settings)
+    tr = _tr()
 
     async def work(db: Database) -> tuple[str | None, str | None]:
         return await upgrade(db.engine)
 
     try:
         before, after = _with_db(settings, work)
-    except SchemaError as exc:
-        raise _fail(tr.t("cli.schema_error", detail=str(exc))) from None
-    except (OSError, SQLAlchemyError) as exc:
-        raise _fail(tr.t("cli.db_unreachable", detail=str(exc))) from None
+    except (SchemaError, OSError, SQLAlchemyError) as exc:
+        raise _db_failure(settings, exc) from None
     if before == after:
-        out.print(tr.t("cli.db_current", revision=after))
+        out().print(tr.t("cli.db_current", revision=after), highlight=False)
     else:
-        out.print(tr.t("cli.db_upgraded", before=before or "—", after=after))
+        out().print(tr.t("cli.db_upgraded", before=before or "—", after=after), highlight=False)
 
 
 def _print_import(tr: Tr, path: Path, result: ImportResult) -> None:
     if result.ok:
-        out.print(
+        out().print(
             tr.tn(
                 "cli.import_done",
                 "cli.import_done.plural",
@@ -201,15 +374,16 @@ def _print_import(tr: Tr, path: Path, result: ImportResult) -> None:
             highlight=False,
         )
         return
-    err.print(
+    err().print(
         tr.tn(
             "cli.import_failed", "cli.import_failed.plural", len(result.problems), file=path.name
         ),
         style="red",
         highlight=False,
+        markup=False,
     )
     for problem in result.problems:
-        err.print(
+        err().print(
             tr.t(
                 "cli.import_problem",
                 line=problem.line,
@@ -217,19 +391,35 @@ def _print_import(tr: Tr, path: Path, result: ImportResult) -> None:
             ),
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )
 
 
-def _do_import(kind: ImportKind, path: Path) -> None:
-    settings = _settings()
-    tr = _tr(settings)
+def _read_file(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise _fail(
-            tr.t("cli.cannot_read", file=str(path), detail=exc.strerror or str(exc))
+            _tr().t("cli.cannot_read", file=str(path), detail=cliui.os_error(exc, _tr()))
         ) from None
-    _ready(settings, tr)
+
+
+def _do_import(kind: ImportKind, path: Path) -> None:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from bot.clock import Clock
+    from bot.services.imports import import_csv
+
+    settings = _settings()
+    tr = _tr()
+    data = _read_file(path)
+    _ready(settings)
     clock = Clock(settings.tz)
     columns = [
         TextColumn("{task.description}"),
@@ -237,7 +427,9 @@ def _do_import(kind: ImportKind, path: Path) -> None:
         MofNCompleteColumn(),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
+    with Progress(
+        *columns, console=err(), transient=True, disable=not err().is_terminal
+    ) as progress:
         task = progress.add_task(path.name, total=None)
 
         def step(done: int, total: int) -> None:
@@ -260,56 +452,81 @@ def _do_import(kind: ImportKind, path: Path) -> None:
         raise typer.Exit(1)
 
 
-FileArg = Annotated[Path, typer.Argument(help="CSV file (UTF-8, header row).", dir_okay=False)]
+FileArg = Annotated[Path, typer.Argument(help=N_("cli.help.import.file"), show_default=False)]
 
 
-@import_app.command("members")
+@import_app.command("members", help=N_("cli.help.import.members"))
 def import_members(file: FileArg) -> None:
     """Member councils: code,name_uk,name_en,region,kind,population,joined_on."""
+    from bot.services.imports import ImportKind
+
     _do_import(ImportKind.MEMBERS, file)
 
 
-@import_app.command("officials")
+@import_app.command("officials", help=N_("cli.help.import.officials"))
 def import_officials(file: FileArg) -> None:
     """The officials roster: member_code,full_name,position,phone,email."""
+    from bot.services.imports import ImportKind
+
     _do_import(ImportKind.OFFICIALS, file)
 
 
-@import_app.command("charges")
+@import_app.command("charges", help=N_("cli.help.import.charges"))
 def import_charges(file: FileArg) -> None:
     """Charges: member_code,year,kind,amount,due_date."""
+    from bot.services.imports import ImportKind
+
     _do_import(ImportKind.CHARGES, file)
 
 
-@import_app.command("payments")
+@import_app.command("payments", help=N_("cli.help.import.payments"))
 def import_payments(file: FileArg) -> None:
     """Payments: member_code,amount,paid_on,reference[,year,kind]."""
+    from bot.services.imports import ImportKind
+
     _do_import(ImportKind.PAYMENTS, file)
 
 
-@app.command()
+@app.command(help=N_("cli.help.invite"))
 def invite(
-    member_code: Annotated[str, typer.Argument(help="The council's EDRPOU code.")],
-    role: Annotated[Role, typer.Option(help="What the link lets its user see.")] = Role.OFFICIAL,
-    count: Annotated[int, typer.Option(min=1, max=500, help="How many links.")] = 1,
-    ttl_days: Annotated[int, typer.Option(min=1, max=365, help="Days until a link expires.")] = 14,
+    member_code: Annotated[
+        str, typer.Argument(help=N_("cli.help.invite.member_code"), show_default=False)
+    ],
+    role: Annotated[
+        RoleChoice, typer.Option(help=N_("cli.help.invite.role"))
+    ] = RoleChoice.OFFICIAL,
+    count: Annotated[int, typer.Option(min=1, max=500, help=N_("cli.help.invite.count"))] = 1,
+    ttl_days: Annotated[
+        int, typer.Option(min=1, max=365, help=N_("cli.help.invite.ttl_days"))
+    ] = 14,
     bot_username: Annotated[
-        str | None, typer.Option(help="Skip asking Telegram (getMe) for the bot's username.")
+        str | None, typer.Option(help=N_("cli.help.invite.bot_username"), metavar=NAME)
     ] = None,
 ) -> None:
     """Print one-time deep links that link a Telegram account to a council, one per line."""
+    from bot.clock import Clock
+    from bot.services import botstate, invites
+    from models import Role
+
     settings = _settings()
-    tr = _tr(settings)
-    _ready(settings, tr)
-    username = bot_username.lstrip("@") if bot_username else _bot_username(settings, tr)
+    tr = _tr()
+    _ready(settings)
     clock = Clock(settings.tz)
+    username = bot_username.lstrip("@") if bot_username else None
+    if username is None:
+
+        async def stored(db: Database) -> str | None:
+            async with db.session() as session:
+                return await botstate.bot_username(session=session)
+
+        username = _with_db(settings, stored) or _ask_bot_username(settings, tr)
 
     async def work(db: Database) -> list[str]:
         async with db.session() as session:
             issued = await invites.create_invites(
                 session=session,
                 member_code=member_code,
-                role=role,
+                role=Role(role.value),
                 count=count,
                 now=clock.now(),
                 ttl=timedelta(days=ttl_days),
@@ -323,7 +540,7 @@ def invite(
     for code in codes:
         print(f"https://t.me/{username}?start={code}", flush=True)
     expires = (clock.now() + timedelta(days=ttl_days)).astimezone(settings.tz)
-    err.print(
+    err().print(
         tr.tn(
             "cli.invites_issued", "cli.invites_issued.plural", count, expires=tr.datetime(expires)
         ),
@@ -331,28 +548,54 @@ def invite(
     )
 
 
-def _bot_username(settings: Settings, tr: Tr) -> str:
+def _ask_bot_username(settings: Settings, tr: Tr) -> str:
+    """getMe, for a bot that never ran against this database; remembered for next time."""
+    import asyncio
+    from urllib.parse import urlsplit
+
     from telegram import Bot
-    from telegram.error import TelegramError
+    from telegram.error import InvalidToken, NetworkError, TelegramError
+
+    from bot.clock import Clock
+    from bot.config import ConfigError
+    from bot.db import Database
+    from bot.services import botstate
 
     try:
         token = settings.token()
-    except ConfigError as exc:
-        raise _fail(str(exc) + "\n" + tr.t("cli.or_bot_username"), 2) from None
+    except ConfigError:
+        raise _fail(tr.t("cli.invite_no_username"), 2) from None
 
     async def ask() -> str:
         async with Bot(token, base_url=settings.bot_api_url) as bot:
-            return bot.username
+            username = bot.username
+        db = Database.from_url(settings.database_url)
+        try:
+            async with db.session() as session:
+                now = Clock(settings.tz).now()
+                await botstate.remember_username(session=session, username=username, now=now)
+        finally:
+            await db.dispose()
+        return username
 
     try:
         return asyncio.run(ask())
-    except (TelegramError, OSError) as exc:
+    except InvalidToken:
+        raise _fail(tr.t("cli.run.token_rejected") + "\n" + tr.t("cli.or_bot_username")) from None
+    except NetworkError:
+        api = urlsplit(settings.bot_api_url).netloc
         raise _fail(
-            tr.t("cli.get_me_failed", detail=str(exc).replace(token, "[REDACTED]"))
+            tr.t("cli.run.no_network", api=api) + "\n" + tr.t("cli.or_bot_username")
         ) from None
+    except TelegramError as exc:
+        from bot.logs import scrub
+
+        raise _fail(tr.t("cli.get_me_failed", detail=scrub(str(exc), [token]))) from None
 
 
 def _amount_option(value: str | None, tr: Tr, name: str) -> int | None:
+    from bot.money import parse_amount
+
     if value is None:
         return None
     try:
@@ -362,6 +605,8 @@ def _amount_option(value: str | None, tr: Tr, name: str) -> int | None:
 
 
 def _rate_option(value: str | None, tr: Tr, name: str) -> Decimal | None:
+    from bot.money import parse_rate
+
     if value is None:
         return None
     try:
@@ -370,23 +615,31 @@ def _rate_option(value: str | None, tr: Tr, name: str) -> Decimal | None:
         raise _fail(tr.t("cli.bad_rate", option=name, value=value), 2) from None
 
 
-@dues_app.command("accrue")
+@dues_app.command("accrue", help=N_("cli.help.dues.accrue"))
 def dues_accrue(
-    year: Annotated[int, typer.Option(min=1990, max=2100, help="The year to charge.")],
-    rate: Annotated[str, typer.Option(help="Membership dues in UAH per inhabitant, e.g. 1.16.")],
+    year: Annotated[
+        int, typer.Option(min=1990, max=2100, help=N_("cli.help.dues.year"), show_default=False)
+    ],
+    rate: Annotated[
+        str, typer.Option(help=N_("cli.help.dues.rate"), metavar=RATE, show_default=False)
+    ],
     min_amount: Annotated[
-        str | None, typer.Option("--min", help="Minimum membership dues in UAH, e.g. 1000.")
+        str | None, typer.Option("--min", help=N_("cli.help.dues.min"), metavar=AMOUNT)
     ] = None,
     fund_rate: Annotated[
-        str | None, typer.Option(help="Fund contribution in UAH per inhabitant, e.g. 1.16.")
+        str | None, typer.Option(help=N_("cli.help.dues.fund_rate"), metavar=RATE)
     ] = None,
     due_date: Annotated[
-        str | None, typer.Option(help="Due date, YYYY-MM-DD (default: 31 March of the year).")
+        str | None, typer.Option(help=N_("cli.help.dues.due_date"), metavar=DATE)
     ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help=N_("cli.help.dues.yes"))] = False,
 ) -> None:
     """Create the year's charges from each council's population (re-running changes nothing)."""
+    from bot.clock import Clock
+    from bot.services import dues
+
     settings = _settings()
-    tr = _tr(settings)
+    tr = _tr()
     rate_value = _rate_option(rate, tr, "--rate")
     assert rate_value is not None  # noqa: S101 - required option
     fund_value = _rate_option(fund_rate, tr, "--fund-rate")
@@ -395,7 +648,11 @@ def dues_accrue(
         due = date.fromisoformat(due_date) if due_date else date(year, 3, 31)
     except ValueError:
         raise _fail(tr.t("cli.bad_date", option="--due-date", value=due_date), 2) from None
-    _ready(settings, tr)
+    this_year = Clock(settings.tz).today().year
+    if year > this_year and not yes:
+        # A typo here charges every council for a year that has not begun.
+        raise _fail(tr.t("cli.accrue_future", year=year, current=this_year))
+    _ready(settings)
 
     async def work(db: Database) -> dues.AccrualResult:
         async with db.session() as session:
@@ -409,214 +666,240 @@ def dues_accrue(
             )
 
     result = _with_db(settings, work)
-    out.print(
+    out().print(
         tr.t("cli.accrued", year=year, created=result.created, unchanged=result.unchanged),
         highlight=False,
     )
     for code, kind, old, new in result.differing:
-        err.print(
+        err().print(
             tr.t("cli.accrue_differs", code=code, kind=kind, old=tr.money(old), new=tr.money(new)),
             highlight=False,
         )
     if result.no_population:
-        err.print(
+        err().print(
             tr.t("cli.accrue_no_population", codes=", ".join(result.no_population)),
             highlight=False,
         )
     if result.not_yet_members:
-        out.print(
+        out().print(
             tr.t("cli.accrue_not_members", codes=", ".join(result.not_yet_members)),
             highlight=False,
         )
 
 
-REPORT_COLUMNS = {
-    "level": N_("report.col.level"),
-    "region": N_("report.col.region"),
-    "code": N_("report.col.code"),
-    "name": N_("report.col.name"),
-    "members": N_("report.col.members"),
-    "charged": N_("report.col.charged"),
-    "paid": N_("report.col.paid"),
-    "balance": N_("report.col.balance"),
-    "overdue": N_("report.col.overdue"),
-    "collected_pct": N_("report.col.collected_pct"),
-    "debtors": N_("report.col.debtors"),
-}
-REPORT_LEVELS = {
-    "member": N_("report.level.member"),
-    "region": N_("report.level.region"),
-    "total": N_("report.level.total"),
-}
+def dues_table(report: DuesReport, tr: Tr, width: int) -> Table:
+    """Per region and in total, fitted to `width` columns: numbers are never cut or wrapped;
+    less important columns are dropped, and at the narrowest charged and paid share one."""
+    import io
 
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
 
-def _write_report(path: Path, report: dues.DuesReport, tr: Tr) -> None:
-    def pct(charged: int, paid: int) -> str:
-        return str((Decimal(paid) * 100 / charged).quantize(Decimal("0.1"))) if charged else "0.0"
+    from bot.money import to_uah
+    from bot.reports import DUES_COLUMNS
 
-    rows: list[list[Any]] = []
-    for r in report.rows:
-        rows.append(
-            [
-                "member",
-                r.region,
-                r.code,
-                r.name_uk,
-                r.charged_kop,
-                r.paid_kop,
-                r.balance_kop,
-                r.overdue_kop,
-                pct(r.charged_kop, r.paid_kop),
-            ]
+    def money(kop: int) -> str:
+        # The headers name the currency ("Нараховано, ₴"); the cells need only the number.
+        return tr.number(to_uah(kop), "#,##0.00")
+
+    groups = (*report.regions, report.total)
+    cells = {
+        "region": [g.region or tr.t("report.level.total") for g in groups],
+        "members": [tr.number(g.members) for g in groups],
+        "charged": [money(g.charged_kop) for g in groups],
+        "paid": [money(g.paid_kop) for g in groups],
+        "overdue": [money(g.overdue_kop) for g in groups],
+        "collected_pct": [f"{tr.number(g.collected_pct, '#,##0.0')}\u00a0%" for g in groups],
+        "debtors": [tr.number(g.debtors) for g in groups],
+    }
+    headers = {c: tr.t(DUES_COLUMNS[c]) for c in cells}
+    combined = f"{headers['charged']} /\n{headers['paid']}"
+
+    def need(column: str) -> int:
+        return max(len(v) for v in cells[column])
+
+    def build(columns: list[str]) -> Table:
+        table = Table(
+            title=tr.t("report.title", year=report.year),
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            padding=(0, 1),
+            collapse_padding=True,
         )
-    for g in (*report.regions, report.total):
-        rows.append(
-            [
-                "region" if g.region else "total",
-                g.region or "",
-                "",
-                "",
-                g.charged_kop,
-                g.paid_kop,
-                g.charged_kop - g.paid_kop,
-                "",
-                str(g.collected_pct),
-            ]
-        )
-    header = [
-        "level",
-        "region",
-        "code",
-        "name",
-        "charged",
-        "paid",
-        "balance",
-        "overdue",
-        "collected_pct",
-    ]
-    money_cols = (4, 5, 6, 7)
-    if path.suffix.lower() == ".csv":
-        # utf-8-sig: Excel opens Cyrillic correctly only with the BOM.
-        with path.open("w", newline="", encoding="utf-8-sig") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            for row in rows:
-                writer.writerow(
-                    [
-                        f"{to_uah(v):.2f}" if i in money_cols and v != "" else v
-                        for i, v in enumerate(row)
-                    ]
+        for column in columns:
+            if column == "charged+paid":
+                table.add_column(
+                    combined, justify="right", no_wrap=True, min_width=need("charged")
                 )
-        return
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+                continue
+            table.add_column(
+                headers[column],
+                justify="left" if column == "region" else "right",
+                no_wrap=column != "region",
+                min_width=need(column),
+            )
+        for i, g in enumerate(groups):
+            row = [
+                f"{cells['charged'][i]}\n{cells['paid'][i]}"
+                if c == "charged+paid"
+                else cells[c][i]
+                for c in columns
+            ]
+            table.add_row(*row, style="bold" if g.region is None else None)
+        return table
 
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None  # noqa: S101 - a new workbook has a sheet
-    ws.title = str(report.year)
-    ws.append([tr.t(REPORT_COLUMNS[h]) for h in header])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        values = [to_uah(v) if i in money_cols and v != "" else v for i, v in enumerate(row)]
-        values[8] = Decimal(values[8])
-        values[0] = tr.t(REPORT_LEVELS[str(row[0])])
-        ws.append(values)
-    for col in "EFGH":
-        for cell in ws[col][1:]:
-            cell.number_format = "#,##0.00"
-    ws.freeze_panes = "A2"
-    wb.save(path)
+    # From the fullest layout to the narrowest; the first whose natural width fits is used.
+    layouts = [
+        ["region", "members", "charged", "paid", "overdue", "collected_pct", "debtors"],
+        ["region", "charged", "paid", "overdue", "collected_pct", "debtors"],
+        ["region", "charged", "paid", "overdue", "collected_pct"],
+        ["region", "charged+paid", "overdue", "collected_pct"],
+        ["region", "charged", "paid", "collected_pct"],
+        ["region", "charged+paid", "collected_pct"],
+    ]
+    measure = Console(width=10_000, file=io.StringIO())
+    for columns in layouts:
+        table = build(columns)
+        if measure.measure(table).maximum <= width:
+            return table
+    return table
 
 
-@report_app.command("dues")
+@report_app.command("dues", help=N_("cli.help.report.dues"))
 def report_dues(
     year: Annotated[
-        int | None, typer.Option(min=1990, max=2100, help="Default: the latest year with charges.")
+        int | None,
+        typer.Option(min=1990, max=2100, help=N_("cli.help.report.year"), show_default=False),
     ] = None,
     out_file: Annotated[
-        Path | None,
-        typer.Option("--out", help="Write to FILE.csv or FILE.xlsx instead of the screen."),
+        Path | None, typer.Option("--out", help=N_("cli.help.report.out"), show_default=False)
     ] = None,
 ) -> None:
     """Dues collected per council, per region and overall, in percent of what was charged."""
+    from bot.clock import Clock
+    from bot.reports import report_format, write_dues_report
+    from bot.services import dues
+
     settings = _settings()
-    tr = _tr(settings)
-    if out_file is not None and out_file.suffix.lower() not in (".csv", ".xlsx"):
+    tr = _tr()
+    fmt = report_format(out_file) if out_file is not None else None
+    if out_file is not None and fmt is None:
         raise _fail(tr.t("cli.report_format", file=str(out_file)), 2)
-    _ready(settings, tr)
+    _ready(settings)
     clock = Clock(settings.tz)
+    chosen = year or clock.today().year
 
-    async def work(db: Database) -> dues.DuesReport | None:
+    async def work(db: Database) -> tuple[dues.DuesReport, list[int]]:
         async with db.session() as session:
-            chosen = year
-            if chosen is None:
-                years = await dues.charge_years(session=session)
-                if not years:
-                    return None
-                chosen = years[-1]
-            return await dues.dues_report(session=session, year=chosen, today=clock.today())
+            report = await dues.dues_report(session=session, year=chosen, today=clock.today())
+            years = [] if report.rows else await dues.charge_years(session=session)
+            return report, years
 
-    report = _with_db(settings, work)
-    if report is None or not report.rows:
-        raise _fail(tr.t("cli.report_empty", year=year or "—"))
-    if out_file is not None:
+    report, years = _with_db(settings, work)
+    if not report.rows:
+        message = tr.t("cli.report_empty", year=chosen)
+        if years:
+            message += " " + tr.t("cli.report_years", years=", ".join(map(str, years)))
+        raise _fail(message)
+    if out_file is not None and fmt is not None:
         try:
-            _write_report(out_file, report, tr)
+            write_dues_report(out_file, report, fmt, tr)
         except OSError as exc:
             raise _fail(
-                tr.t("cli.cannot_write", file=str(out_file), detail=exc.strerror or str(exc))
+                tr.t("cli.cannot_write", file=str(out_file), detail=cliui.os_error(exc, tr))
             ) from None
-        out.print(
+        out().print(
             tr.t("cli.report_written", file=str(out_file), year=report.year), highlight=False
         )
         return
-    table = Table(title=tr.t("report.title", year=report.year))
-    for h in ("region", "members", "charged", "paid", "collected_pct", "debtors"):
-        table.add_column(
-            tr.t(REPORT_COLUMNS[h]), justify="left" if h == "region" else "right", no_wrap=True
-        )
-    for g in (*report.regions, report.total):
-        table.add_row(
-            g.region or tr.t("report.level.total"),
-            str(g.members),
-            tr.money(g.charged_kop),
-            tr.money(g.paid_kop),
-            f"{tr.number(g.collected_pct, '#,##0.0')} %",
-            str(g.debtors),
-            style="bold" if g.region is None else None,
-        )
-    out.print(table)
+    console = out()
+    console.print(dues_table(report, tr, console.width))
 
 
-@app.command()
+class DemoRole(StrEnum):
+    """Whom the person at the terminal plays first in the demo."""
+
+    OFFICIAL = "official"
+    STAFF = "staff"
+    STRANGER = "stranger"
+
+
+@app.command(help=N_("cli.help.demo"))
 def demo(
     council: Annotated[
-        str, typer.Option(help="EDRPOU code of the sample council the official belongs to.")
+        str, typer.Option(help=N_("cli.help.demo.council"), metavar=CODE)
     ] = "04057287",
-    lang: Annotated[Literal["uk", "en"], typer.Option(help="The language.")] = "uk",
-    as_role: Annotated[
-        Literal["official", "staff", "stranger"],
-        typer.Option("--as", help="Who you play first (/as ROLE in the chat switches)."),
-    ] = "official",
-    db: Annotated[
-        Path | None, typer.Option(help="Keep the demo's SQLite database in this file.")
+    lang: Annotated[
+        Lang | None, typer.Option("--lang", help=N_("cli.help.lang"), show_default=False)
     ] = None,
-    files: Annotated[
-        Path, typer.Option(help="Where documents and photos from the bot are saved.")
-    ] = Path("amu-demo-files"),
+    as_role: Annotated[
+        DemoRole, typer.Option("--as", help=N_("cli.help.demo.as"))
+    ] = DemoRole.OFFICIAL,
+    db: Annotated[
+        Path | None,
+        typer.Option(help=N_("cli.help.demo.db"), metavar=FILE, show_default=False),
+    ] = None,
+    files: Annotated[Path, typer.Option(help=N_("cli.help.demo.files"), metavar=FOLDER)] = Path(
+        "amu-demo-files"
+    ),
 ) -> None:
     """Try the bot in this terminal on sample data: no token, no network."""
     from bot.demo import DemoOptions, Role, run
 
-    options = DemoOptions(council=council, lang=lang, role=Role(as_role), db=db, files=files)
+    language = lang.value if lang is not None else _tr().lang
+    options = DemoOptions(
+        council=council, lang=language, role=Role(as_role.value), db=db, files=files
+    )
     raise typer.Exit(run(options))
 
 
-def main() -> None:
-    """Console-script entry point."""
+def _unexpected(exc: BaseException, tr: Tr) -> int:
+    """An error nobody foresaw: the traceback to the log, a short line to the user; both are
+    scrubbed before any handler sees them, so no logging set-up can leak the token."""
+    import logging
+    import traceback
+
+    from bot.logs import ensure_logging, scrub
+
+    ensure_logging()
+    logging.getLogger("amu_bot").error(
+        "unexpected error\n%s", scrub("".join(traceback.format_exception(exc)))
+    )
+    detail = scrub(f"{type(exc).__name__}: {exc}".splitlines()[0])[:300]
+    sys.stderr.write(tr.t("cli.unexpected", detail=detail) + "\n")
+    sys.stderr.flush()
+    return 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: one language for the run, no error ever shows the token."""
+    from bot.logs import ensure_logging, install_excepthooks, register_token
+
+    install_excepthooks()
+    ensure_logging()  # so that no library's warning reaches stderr unscrubbed
+    register_token(os.environ.get("BOT_TOKEN"))
+    args = sys.argv[1:] if argv is None else list(argv)
+    tr = _RUN.tr = cliui.make_tr(cliui.pick_language(args))
+    code: int = 0
     try:
-        app()
+        command = typer.main.get_command(app)
+        cliui.localise(command, tr)
+        try:
+            result = command.main(args=args, prog_name=cliui.PROG, standalone_mode=False)
+            code = result if isinstance(result, int) else 0
+        except UsageError as exc:
+            code = cliui.handle_usage_error(exc, _RUN.tr or tr)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.Abort:
+        code = 1
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    except SystemExit:
+        raise
+    except BaseException as exc:  # the guard: whatever it is, it reaches the user scrubbed
+        code = _unexpected(exc, _RUN.tr or tr)
+    finally:
+        _CONSOLES.clear()
+    sys.exit(code)

@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from bot.i18n import N_
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///amu_bot.db"
 
 
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One variable that is wrong: a message id with its values, and the English for logs."""
+
+    variable: str
+    msgid: str | None
+    params: dict[str, Any] = field(default_factory=dict)
+    english: str = ""
+
+
 class ConfigError(Exception):
     """The environment does not describe a usable configuration."""
+
+    def __init__(self, message: str, problems: list[ConfigProblem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+def _invalid(msgid: str, english: str, **params: Any) -> PydanticCustomError:
+    """A validation error that the command line can show in the operator's language."""
+    return PydanticCustomError(msgid, english, params)
 
 
 class Settings(BaseSettings):
@@ -45,7 +68,10 @@ class Settings(BaseSettings):
         bot_id, sep, secret = value.get_secret_value().partition(":")
         if not (sep and bot_id.isdigit() and secret):
             # Never echo the value: it is a secret even when malformed.
-            raise ValueError("must look like <digits>:<secret>, as BotFather issues it")
+            raise _invalid(
+                N_("config.token_shape"),
+                "must look like <digits>:<secret>, as BotFather issues it",
+            )
         return value
 
     @field_validator("bot_api_url")
@@ -53,7 +79,9 @@ class Settings(BaseSettings):
     def _api_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
+            raise _invalid(
+                N_("config.api_url"), "must be an http(s) URL, got '{value}'", value=value
+            )
         return value
 
     @field_validator("database_url")
@@ -62,12 +90,15 @@ class Settings(BaseSettings):
         try:
             url = make_url(value)
         except ArgumentError as exc:
-            raise ValueError(f"is not a SQLAlchemy URL: {value!r}") from exc
+            raise _invalid(
+                N_("config.database_url"), "is not a SQLAlchemy URL: '{value}'", value=value
+            ) from exc
         if url.get_backend_name() not in ("sqlite", "postgresql"):
-            raise ValueError("only SQLite and PostgreSQL are supported")
+            raise _invalid(N_("config.database_kind"), "only SQLite and PostgreSQL are supported")
         if url.get_driver_name() not in ("aiosqlite", "asyncpg"):
-            raise ValueError(
-                "needs an async driver: sqlite+aiosqlite:///FILE or postgresql+asyncpg://…"
+            raise _invalid(
+                N_("config.database_driver"),
+                "needs an async driver: sqlite+aiosqlite:///FILE or postgresql+asyncpg://…",
             )
         return value
 
@@ -81,7 +112,11 @@ class Settings(BaseSettings):
                 if not part:
                     continue
                 if not part.lstrip("-").isdigit():
-                    raise ValueError(f"must be comma-separated Telegram user ids, got {part!r}")
+                    raise _invalid(
+                        N_("config.admin_ids"),
+                        "must be comma-separated Telegram user ids, got '{value}'",
+                        value=part,
+                    )
                 ids.add(int(part))
             return frozenset(ids)
         if isinstance(value, int):
@@ -94,7 +129,9 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"is not a known time zone: {value!r}") from exc
+            raise _invalid(
+                N_("config.timezone"), "is not a known time zone: '{value}'", value=value
+            ) from exc
         return value
 
     @property
@@ -105,8 +142,10 @@ class Settings(BaseSettings):
     def token(self) -> str:
         """The bot token, or a ConfigError saying how to set it."""
         if self.bot_token is None:
+            english = "is not set: put the token from @BotFather in the environment or .env"
             raise ConfigError(
-                "BOT_TOKEN is not set: put the token from @BotFather in the environment or .env"
+                f"BOT_TOKEN {english}",
+                [ConfigProblem("BOT_TOKEN", N_("config.token_missing"), {}, english)],
             )
         return self.bot_token.get_secret_value()
 
@@ -116,8 +155,17 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        lines = []
+        problems = []
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
-            lines.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+            ours = err["type"].startswith("config.")
+            problems.append(
+                ConfigProblem(
+                    name,
+                    err["type"] if ours else None,
+                    dict(err.get("ctx") or {}) if ours else {},
+                    err["msg"].removeprefix("Value error, "),
+                )
+            )
+        lines = [f"{p.variable}: {p.english}" for p in problems]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines), problems) from None

@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,6 +26,27 @@ from sqlalchemy.ext.asyncio import (
 
 class SchemaError(Exception):
     """The database holds a schema this version of amu-bot does not know."""
+
+
+class NotMigratedError(SchemaError):
+    """The database exists but amu-bot has never migrated it (`amu-bot db upgrade` will)."""
+
+
+# pg_advisory_xact_lock key for schema migrations: several `amu-bot run` processes starting at
+# once would otherwise race to create the same tables. ("amu-mig" as an integer, any constant
+# no other part of amu-bot locks on would do.)
+MIGRATION_LOCK_KEY = 0x616D752D6D6967
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (None for other databases and for in-memory SQLite)."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
 
 
 def _check_sqlite_path(url: str) -> None:
@@ -125,9 +146,17 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 
 async def upgrade(engine: AsyncEngine, target: str = "head") -> tuple[str | None, str | None]:
-    """Migrate to `target`; returns the revisions before and after."""
+    """Migrate to `target`; returns the revisions before and after.
+
+    On PostgreSQL the migration holds an advisory lock for its transaction, so processes that
+    start at once migrate one after the other (the later ones find the schema already at head).
+    """
     cfg = alembic_config()
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         before = await conn.run_sync(_current)
         if before is not None and before not in _known(cfg):
             raise SchemaError(
@@ -166,6 +195,19 @@ async def prepare_for_run(engine: AsyncEngine) -> str:
     if current != head:
         await upgrade(engine)
     return head or ""
+
+
+async def check_ready(engine: AsyncEngine) -> str:
+    """For commands that must not create a database: it is migrated, then brought to head.
+
+    Raises NotMigratedError for an empty (or foreign) database, SchemaError for an unknown
+    revision. An older amu-bot schema is upgraded, as `run` would.
+    """
+    async with engine.connect() as conn:
+        current = await conn.run_sync(_current)
+    if current is None:
+        raise NotMigratedError("the database has not been set up by amu-bot")
+    return await prepare_for_run(engine)
 
 
 @asynccontextmanager

@@ -71,10 +71,10 @@ def N_(msgid: str) -> str:
     return msgid
 
 
-def load_catalogs() -> dict[str, Translations]:
+def load_catalogs(languages: tuple[str, ...] = LANGUAGES) -> dict[str, Translations]:
     """Compile each .po in memory, so a stale .mo can never be served."""
     out = {}
-    for lang in LANGUAGES:
+    for lang in languages:
         with catalog_file(lang).open("rb") as fh:
             catalog = read_po(fh, locale=BABEL_LOCALES[lang])
         buf = io.BytesIO()
@@ -148,3 +148,10 @@ class Translator:
         if tr is None:
             tr = self._cache[lang] = Tr(lang, self._catalogs[lang], self._tz)
         return tr
+
+
+def translator_for(lang: str, tz: ZoneInfo) -> Tr:
+    """One language's `Tr`, loading only its catalog (the command line speaks one per run)."""
+    if lang not in LANGUAGES:
+        lang = LANGUAGES[0]
+    return Tr(lang, load_catalogs((lang,))[lang], tz)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import pytest
 from sqlalchemy import select
@@ -386,7 +386,7 @@ async def report(db: Database, year: int = 2025) -> dues.DuesReport:
 
 
 def pct(paid: int, charged: int) -> Decimal:
-    return (Decimal(paid) * 100 / charged).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+    return (Decimal(paid) * 100 / charged).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
 
 
 async def test_report_totals_are_the_sum_of_rows(examples: Database) -> None:

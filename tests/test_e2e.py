@@ -86,7 +86,7 @@ def bot_process(
 
 
 async def _invite(fake: FakeBotAPI, database_url: str, code: str = "04057287") -> str:
-    """Issue an invite through the CLI; it asks the fake Bot API for the bot's username."""
+    """Issue an invite through the CLI (the bot, already running, has stored its username)."""
     proc = await asyncio.create_subprocess_exec(
         *_amu_bot(),
         "invite",
@@ -228,3 +228,123 @@ async def test_access_request_conversation_through_the_running_bot(
     assert "Кременчуцька міська рада" in told.params["text"]
     fake.send_message(user_id=STRANGER, text="💰 Внески", language_code="uk")
     assert f"248{NBSP}530,00{NBSP}₴" in (await fake.await_reply(STRANGER)).params["text"]
+
+
+# --- invite offline, and `run` failing like a product -------------------------------------------
+
+
+def _closed_port() -> int:
+    """A local port nobody listens on (connections are refused at once)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run_once(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own console script
+        [*_amu_bot(), *args], env=env, capture_output=True, text=True, timeout=90, check=False
+    )
+
+
+def _assert_product_failure(done: subprocess.CompletedProcess[str], message: str) -> None:
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert message in " ".join(output.split()), output
+    assert "Traceback" not in output
+    assert TOKEN not in output and TOKEN.split(":")[1] not in output
+    assert len(output.strip().splitlines()) <= 3, output
+
+
+async def test_invite_works_offline_after_the_bot_has_run(
+    examples: Database, fake: FakeBotAPI, database_url: str, tmp_path: Path
+) -> None:
+    with running_bot(fake, database_url, tmp_path / "bot.log"):
+        pass  # polling has started: the bot knows its username by now
+    offline = _env(fake, database_url)
+    offline["BOT_API_URL"] = f"http://127.0.0.1:{_closed_port()}/bot"
+    del offline["BOT_TOKEN"]
+    done = _run_once(offline, "invite", "04057287")
+    assert done.returncode == 0, done.stderr
+    link = done.stdout.strip()
+    assert link.startswith("https://t.me/amu_e2e_bot?start="), link
+    # The link works: the bot, running again, links the person who opens it.
+    with running_bot(fake, database_url, tmp_path / "bot2.log"):
+        fake.send_message(user_id=OLENA, text=f"/start {link.rsplit('=', 1)[1]}")
+        assert "Кременчуцька міська рада" in (await fake.await_reply(OLENA)).params["text"]
+    # --bot-username still wins over what the bot remembered.
+    named = _run_once(offline, "invite", "04057287", "--bot-username", "@other_bot")
+    assert named.stdout.startswith("https://t.me/other_bot?start="), named.stderr
+
+
+def test_run_with_a_rejected_token(fake: FakeBotAPI, tmp_path: Path) -> None:
+    env = _env(fake, f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    env["BOT_TOKEN"] = TOKEN.replace("e2e", "old")  # right shape, but Telegram says 401
+    rejected = TOKEN.replace("e2e", "old")
+    done = _run_once(env, "run")
+    _assert_product_failure(done, "Telegram rejected the bot token (BOT_TOKEN)")
+    assert rejected not in done.stdout + done.stderr
+    assert rejected.split(":")[1] not in done.stdout + done.stderr
+    uk = _run_once({**env, "LANG": "uk_UA.UTF-8"}, "run")
+    assert "Telegram не прийняв токен бота" in uk.stderr
+
+
+def test_run_without_network(fake: FakeBotAPI, tmp_path: Path) -> None:
+    env = _env(fake, f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    env["BOT_API_URL"] = f"http://127.0.0.1:{_closed_port()}/bot"
+    _assert_product_failure(_run_once(env, "run"), "Cannot reach the Telegram Bot API")
+    uk = _run_once({**env, "LANG": "uk_UA.UTF-8"}, "run")
+    _assert_product_failure(uk, "Немає зв'язку з Telegram Bot API")
+
+
+@pytest.mark.parametrize("where", ["postgresql", "sqlite-missing-folder"])
+def test_run_with_an_unreachable_database(fake: FakeBotAPI, tmp_path: Path, where: str) -> None:
+    url = (
+        f"postgresql+asyncpg://amu:secret-pw@127.0.0.1:{_closed_port()}/amu"
+        if where == "postgresql"
+        else f"sqlite+aiosqlite:///{tmp_path / 'no-such-folder' / 'a.db'}"
+    )
+    en_message, uk_message = (
+        ("Cannot reach the database", "Немає зв'язку з базою даних")
+        if where == "postgresql"
+        else ("There is no folder", "Немає теки")
+    )
+    done = _run_once(_env(fake, url), "run")
+    _assert_product_failure(done, en_message)
+    assert "secret-pw" not in done.stderr
+    assert not fake.calls_of("getUpdates")
+    uk = _run_once({**_env(fake, url), "LANG": "uk_UA.UTF-8"}, "run")
+    _assert_product_failure(uk, uk_message)
+
+
+def test_run_webhook_on_a_taken_port(fake: FakeBotAPI, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        env = _env(fake, f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+        args = ("run", "--webhook-url", "https://bot.example.org/hook", "--port", port)
+        done = _run_once(env, *args)
+        _assert_product_failure(done, f"The webhook server cannot listen on 127.0.0.1:{port}")
+        assert "already in use" in done.stderr
+        uk = _run_once({**env, "LANG": "uk_UA.UTF-8"}, *args)
+        _assert_product_failure(uk, "адреса вже зайнята")
+
+
+def test_invite_asks_telegram_only_when_the_bot_never_ran(
+    examples: Database, fake: FakeBotAPI, database_url: str
+) -> None:
+    env = _env(fake, database_url)
+    first = _run_once(env, "invite", "04057287")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("https://t.me/amu_e2e_bot?start=")
+    assert len(fake.calls_of("getMe")) == 1
+    # Remembered: the next invite needs neither Telegram nor the token.
+    offline = {**env, "BOT_API_URL": f"http://127.0.0.1:{_closed_port()}/bot"}
+    del offline["BOT_TOKEN"]
+    second = _run_once(offline, "invite", "04057287")
+    assert second.stdout.startswith("https://t.me/amu_e2e_bot?start="), second.stderr
+    assert len(fake.calls_of("getMe")) == 1

@@ -131,6 +131,21 @@ BAD_PAYMENTS = [
         id="zero-amount",
     ),
     pytest.param(
+        PAYMENTS_HEADER + GOOD_PAYMENT + f"{KREMENCHUK},-12.50,2025-11-01,X-1,,\n",
+        [(3, "import.error.amount_positive")],
+        id="negative-amount",
+    ),
+    pytest.param(
+        PAYMENTS_HEADER + GOOD_PAYMENT + "4057287,10.00,2025-11-01,X-1,,\n",
+        [(3, "import.error.leading_zero")],
+        id="edrpou-that-lost-its-zero",
+    ),
+    pytest.param(
+        PAYMENTS_HEADER.replace(",", ";") + GOOD_PAYMENT.replace(",", ";"),
+        [(1, "import.error.semicolons")],
+        id="semicolon-separated",
+    ),
+    pytest.param(
         PAYMENTS_HEADER + GOOD_PAYMENT + "99999999,10.00,2025-11-01,X-1,,\n",
         [(3, "import.error.unknown_member")],
         id="unknown-council",
@@ -187,17 +202,17 @@ BAD_PAYMENTS = [
     ),
     pytest.param(
         "member_code,amount,paid_on\n" + f"{KREMENCHUK},10.00,2025-11-01\n",
-        [(1, "import.error.header")],
+        [(1, "import.error.header_missing")],
         id="missing-column",
     ),
     pytest.param(
         "member_code,amount,paid_on,reference,note\n" + f"{KREMENCHUK},10.00,2025-11-01,X,n\n",
-        [(1, "import.error.header")],
+        [(1, "import.error.header_unknown")],
         id="unknown-column",
     ),
     pytest.param(
         "member_code,amount,paid_on,reference,reference\n" + GOOD_PAYMENT,
-        [(1, "import.error.header")],
+        [(1, "import.error.header_repeated")],
         id="duplicate-column",
     ),
     pytest.param(b"", [(1, "import.error.empty")], id="empty-file"),
@@ -233,10 +248,30 @@ async def test_problem_details_name_the_column_and_first_line(examples: Database
     (problem,) = result.problems
     assert problem.params == {"column": "reference", "first": 2}
     header = await run(examples, ImportKind.PAYMENTS, "member_code,amount\n")
-    assert header.problems[0].params == {
-        "expected": "member_code,amount,paid_on,reference,year,kind",
-        "got": "member_code,amount",
-    }
+    # Only what is missing; the optional year and kind are not asked for.
+    assert [p.params for p in header.problems] == [{"columns": "paid_on, reference"}]
+    both = await run(examples, ImportKind.PAYMENTS, "amount,member,member_code,paid_on,ref\n")
+    assert [(p.msgid, p.params) for p in both.problems] == [
+        ("import.error.header_missing", {"columns": "reference"}),
+        ("import.error.header_unknown", {"columns": "member, ref"}),
+    ]
+
+
+async def test_columns_in_any_order_and_optional_columns_left_out(examples: Database) -> None:
+    data = "reference,paid_on,amount,member_code\n" + f"ORDER-1,2025-11-01,10.00,{KREMENCHUK}\n"
+    result = await run(examples, ImportKind.PAYMENTS, data)
+    assert result.ok, result.problems
+    assert result.created == 1
+
+
+async def test_a_seven_digit_council_code_in_members_hints_at_the_lost_zero(
+    db: Database,
+) -> None:
+    data = MEMBERS_HEADER + "4057287,Кременчуцька міська рада,Kremenchuk,Полтавська,city,,\n"
+    result = await run(db, ImportKind.MEMBERS, data)
+    assert [(p.msgid, p.params) for p in result.problems] == [
+        ("import.error.leading_zero", {"column": "code", "value": "4057287"})
+    ]
 
 
 async def test_every_bad_line_is_reported(examples: Database) -> None:

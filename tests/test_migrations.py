@@ -138,3 +138,27 @@ async def test_foreign_tables_without_history_are_refused(engine: AsyncEngine) -
     assert await tables(engine) == {"invoices"}
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT total FROM invoices"))).scalar_one() == 100
+
+
+async def test_concurrent_upgrades_on_postgresql_do_not_race(tmp_path: Path) -> None:
+    """Several `amu-bot run` processes starting at once on one empty database all succeed."""
+    import asyncio
+
+    base = os.environ.get("AMU_TEST_DATABASE_URL") or None
+    if base is None:
+        pytest.skip("PostgreSQL only: SQLite serves one process")
+    async with scratch_database(base, "amu_race_") as url:
+        dbs = [Database.from_url(url) for _ in range(4)]
+        try:
+            # Without the lock they fail on each other's tables or wait on each other forever.
+            results = await asyncio.wait_for(
+                asyncio.gather(
+                    *(prepare_for_run(db.engine) for db in dbs), return_exceptions=True
+                ),
+                timeout=60,
+            )
+            assert results == [HEAD] * 4
+            assert await tables(dbs[0].engine) == TABLES | {"alembic_version"}
+        finally:
+            for db in dbs:
+                await db.dispose()

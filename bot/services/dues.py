@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -479,6 +479,15 @@ class ReportRow:
     paid_kop: int
     balance_kop: int
     overdue_kop: int
+    name_en: str = ""
+
+
+def collected_pct(charged_kop: int, paid_kop: int) -> Decimal:
+    """Share of `charged_kop` paid, in percent with one decimal, rounded down: a council that
+    owes anything never shows 100.0 %."""
+    if not charged_kop:
+        return Decimal("0.0")
+    return (Decimal(paid_kop) * 100 / charged_kop).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
 
 
 @dataclass(frozen=True)
@@ -490,13 +499,12 @@ class RegionTotal:
     charged_kop: int
     paid_kop: int
     debtors: int
+    overdue_kop: int = 0
 
     @property
     def collected_pct(self) -> Decimal:
-        """Share of the charged amount collected, in percent with one decimal."""
-        if not self.charged_kop:
-            return Decimal("0.0")
-        return (Decimal(self.paid_kop) * 100 / self.charged_kop).quantize(Decimal("0.1"))
+        """Share of the charged amount collected, in percent with one decimal, rounded down."""
+        return collected_pct(self.charged_kop, self.paid_kop)
 
 
 @dataclass(frozen=True)
@@ -546,7 +554,14 @@ async def dues_report(*, session: AsyncSession, year: int, today: date) -> DuesR
         overdue = sum(c.amount_kop - paid[c.id] for c in year_charges if c.due_date < today)
         rows.append(
             ReportRow(
-                m.code, m.name_uk, m.region, charged, paid_total, charged - paid_total, overdue
+                m.code,
+                m.name_uk,
+                m.region,
+                charged,
+                paid_total,
+                charged - paid_total,
+                overdue,
+                m.name_en,
             )
         )
 
@@ -557,6 +572,7 @@ async def dues_report(*, session: AsyncSession, year: int, today: date) -> DuesR
             charged_kop=sum(r.charged_kop for r in group),
             paid_kop=sum(r.paid_kop for r in group),
             debtors=sum(1 for r in group if r.balance_kop > 0),
+            overdue_kop=sum(r.overdue_kop for r in group),
         )
 
     by_region: dict[str, list[ReportRow]] = defaultdict(list)

@@ -47,6 +47,8 @@ REQUIRED: dict[ImportKind, tuple[str, ...]] = {
 OPTIONAL: dict[ImportKind, tuple[str, ...]] = {ImportKind.PAYMENTS: ("year", "kind")}
 
 EDRPOU = re.compile(r"^[0-9]{8}$")
+# Excel reads 04057287 as a number and saves 4057287: seven digits mean a lost leading zero.
+LOST_ZERO = re.compile(r"^[0-9]{7}$")
 DIGITS = re.compile(r"^[0-9]{1,12}$")  # str.isdigit() would accept "²", which int() rejects
 PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,19}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -125,16 +127,21 @@ def _rows(
         return
     names = [h.strip() for h in header]
     required, optional = REQUIRED[kind], OPTIONAL.get(kind, ())
+    if len(names) == 1 and ";" in names[0]:
+        # Excel in a Ukrainian locale saves "CSV" with semicolons.
+        problems.append(Problem(1, N_("import.error.semicolons")))
+        return
     missing = [c for c in required if c not in names]
     unknown = [c for c in names if c not in required and c not in optional]
-    if missing or unknown or len(set(names)) != len(names):
-        problems.append(
-            Problem(
-                1,
-                N_("import.error.header"),
-                {"expected": ",".join(required + optional), "got": ",".join(names)},
-            )
-        )
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    for msgid, columns in (
+        (N_("import.error.header_missing"), missing),
+        (N_("import.error.header_unknown"), unknown),
+        (N_("import.error.header_repeated"), repeated),
+    ):
+        if columns:
+            problems.append(Problem(1, msgid, {"columns": ", ".join(columns)}))
+    if missing or unknown or repeated:
         return
     while True:
         try:
@@ -201,9 +208,11 @@ def _int(row: dict[str, str], name: str, valid: range, *, required: bool = True)
 def _amount(row: dict[str, str], name: str) -> int:
     value = row.get(name, "")
     try:
-        kop = parse_amount(value)
+        kop = parse_amount(value.removeprefix("-"))
     except ValueError:
         raise _RowError(N_("import.error.amount"), column=name, value=value[:40]) from None
+    if value.startswith("-"):
+        kop = -kop
     if kop <= 0:
         raise _RowError(N_("import.error.amount_positive"), column=name)
     return kop
@@ -226,6 +235,8 @@ async def _member_ids(session: AsyncSession) -> dict[str, int]:
 def _member(row: dict[str, str], members: dict[str, int]) -> int:
     code = row.get("member_code", "")
     if code not in members:
+        if LOST_ZERO.match(code):
+            raise _RowError(N_("import.error.leading_zero"), column="member_code", value=code)
         raise _RowError(N_("import.error.unknown_member"), code=code[:40])
     return members[code]
 
@@ -269,6 +280,8 @@ async def _import_members(
     for line, row in rows:
         try:
             code = row["code"]
+            if LOST_ZERO.match(code):
+                raise _RowError(N_("import.error.leading_zero"), column="code", value=code)
             if not EDRPOU.match(code):
                 raise _RowError(N_("import.error.edrpou"), value=code[:40])
             if code in seen:

@@ -697,6 +697,7 @@ def dues_table(report: DuesReport, tr: Tr, width: int) -> Table:
     from rich.table import Table
 
     from bot.money import to_uah
+    from bot.regions import region_name
     from bot.reports import DUES_COLUMNS
 
     def money(kop: int) -> str:
@@ -705,7 +706,9 @@ def dues_table(report: DuesReport, tr: Tr, width: int) -> Table:
 
     groups = (*report.regions, report.total)
     cells = {
-        "region": [g.region or tr.t("report.level.total") for g in groups],
+        "region": [
+            region_name(tr, g.region) if g.region else tr.t("report.level.total") for g in groups
+        ],
         "members": [tr.number(g.members) for g in groups],
         "charged": [money(g.charged_kop) for g in groups],
         "paid": [money(g.paid_kop) for g in groups],

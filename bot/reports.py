@@ -17,6 +17,7 @@ from typing import IO, Any, Literal
 
 from bot.i18n import N_, Tr
 from bot.money import to_uah
+from bot.regions import region_name
 from bot.services.dues import DuesReport, collected_pct
 
 ReportFormat = Literal["csv", "xlsx"]
@@ -79,9 +80,9 @@ def dues_sheet(report: DuesReport, tr: Tr) -> Sheet:
         rows.append(
             (
                 level["member"],
-                r.region,
+                region_name(tr, r.region),
                 r.code,
-                r.name_uk if tr.lang == "uk" else (r.name_en or r.name_uk),
+                tr.name(r.name_uk, r.name_en),
                 r.charged_kop,
                 r.paid_kop,
                 r.balance_kop,
@@ -93,7 +94,7 @@ def dues_sheet(report: DuesReport, tr: Tr) -> Sheet:
         rows.append(
             (
                 level["region"] if g.region else level["total"],
-                g.region or "",
+                region_name(tr, g.region) if g.region else "",
                 "",
                 "",
                 g.charged_kop,

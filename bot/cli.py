@@ -256,6 +256,7 @@ def _do_import(kind: ImportKind, path: Path) -> None:
                     today=clock.today(),
                     now=clock.now(),
                     progress=step,
+                    tz=settings.tz,
                 )
 
         result = _with_db(settings, work)
@@ -289,6 +290,24 @@ def import_charges(file: FileArg) -> None:
 def import_payments(file: FileArg) -> None:
     """Payments: member_code,amount,paid_on,reference[,year,kind]."""
     _do_import(ImportKind.PAYMENTS, file)
+
+
+@import_app.command("sections")
+def import_sections(file: FileArg) -> None:
+    """Thematic sections: code,name_uk,name_en (adds new codes, renames known ones)."""
+    _do_import(ImportKind.SECTIONS, file)
+
+
+@import_app.command("events")
+def import_events(file: FileArg) -> None:
+    """Events: code,kind,title_uk,title_en,starts_at,ends_at,location,capacity,..."""
+    _do_import(ImportKind.EVENTS, file)
+
+
+@import_app.command("trainings")
+def import_trainings(file: FileArg) -> None:
+    """Trainings: code,format,title_uk,title_en,starts_at,ends_at,hours,capacity,..."""
+    _do_import(ImportKind.TRAININGS, file)
 
 
 @app.command()

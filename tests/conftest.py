@@ -69,7 +69,7 @@ async def db(migrated: Database) -> AsyncIterator[Database]:
 
 
 async def load_examples(db: Database, *, today: date = TODAY) -> None:
-    """The sample councils, roster, charges (2025 accrued at 1.16) and payments."""
+    """The sample councils, roster, charges (2025 accrued at 1.16), payments and programme."""
     from decimal import Decimal
 
     from bot.services import dues
@@ -100,6 +100,16 @@ async def load_examples(db: Database, *, today: date = TODAY) -> None:
             now=NOW,
         )
         assert result.ok, result.problems
+        # The programme: sections, events and trainings.
+        for kind in (ImportKind.SECTIONS, ImportKind.EVENTS, ImportKind.TRAININGS):
+            result = await import_csv(
+                session=session,
+                kind=kind,
+                data=(EXAMPLES / f"{kind.value}.csv").read_bytes(),
+                today=today,
+                now=NOW,
+            )
+            assert result.ok, result.problems
 
 
 @pytest.fixture

@@ -1,0 +1,620 @@
+"""Events and trainings: the catalog, cards, registration with a waitlist, and /my.
+
+Registration and cancellation lock the event first, so seats are counted by one writer at a
+time: PostgreSQL locks the event row (SELECT ... FOR UPDATE); SQLite, which locks the whole
+database, takes its write lock up front with a no-op UPDATE as the transaction's first statement
+(the equivalent of BEGIN IMMEDIATE), so two registrations never count the same free seat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.services.callers import pick_language, untyped
+from models import (
+    SEATED,
+    Category,
+    Certificate,
+    Event,
+    EventStatus,
+    Official,
+    Registration,
+    RegistrationStatus,
+    Section,
+    TelegramUser,
+)
+
+PAGE_SIZE = 6
+ACTIVE = (*SEATED, RegistrationStatus.WAITLISTED)  # counts toward a council's limit
+MAX_COLLEAGUES = 10
+
+
+class Outcome(StrEnum):
+    """What a registration or cancellation did, or why it was refused."""
+
+    REGISTERED = "registered"
+    WAITLISTED = "waitlisted"
+    ALREADY_REGISTERED = "already_registered"
+    ALREADY_WAITLISTED = "already_waitlisted"
+    CANCELLED = "cancelled"
+    NOT_REGISTERED = "not_registered"
+    NOT_FOUND = "not_found"
+    EVENT_CANCELLED = "event_cancelled"
+    DEADLINE_PASSED = "deadline_passed"
+    STARTED = "started"
+    COUNCIL_LIMIT = "council_limit"
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Someone to tell about a change, in their language."""
+
+    telegram_id: int
+    language: str
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A waitlisted person who got a seat."""
+
+    registration_id: int
+    event_id: int
+    contact: Contact | None  # None if they have no Telegram link any more
+
+
+@dataclass(frozen=True)
+class RegistrationResult:
+    """The answer to "register me" or "cancel my registration"."""
+
+    outcome: Outcome
+    position: int | None = None  # on the waitlist, 1 = next in line
+    limit: int | None = None  # the council's limit, when that was the reason
+    promoted: list[Promotion] = field(default_factory=list)
+
+
+def deadline_of(event: Event) -> datetime:
+    """When registration closes: the stated deadline, else the start."""
+    return event.registration_deadline or event.starts_at
+
+
+def is_open(event: Event, now: datetime) -> bool:
+    """Whether someone may register now."""
+    return (
+        event.status == EventStatus.PUBLISHED
+        and now <= deadline_of(event)
+        and (now < event.starts_at)
+    )
+
+
+async def _lock_event(session: AsyncSession, event_id: int) -> Event | None:
+    """The event, locked against other registrations until this transaction ends."""
+    if session.in_transaction():
+        await session.commit()  # the lock must be the transaction's first statement
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(
+            update(Event).where(col(Event.id) == event_id).values(sequence=col(Event.sequence))
+        )
+    return (
+        await session.execute(
+            select(Event)
+            .where(col(Event.id) == event_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+
+
+async def _count(session: AsyncSession, *conditions: ColumnElement[bool]) -> int:
+    return int(
+        (
+            await session.execute(
+                select(func.count()).select_from(Registration).where(*conditions)
+            )
+        ).scalar_one()
+    )
+
+
+async def seated_count(session: AsyncSession, event_id: int) -> int:
+    """Seats taken at an event."""
+    return await _count(
+        session, col(Registration.event_id) == event_id, col(Registration.status).in_(SEATED)
+    )
+
+
+async def waitlist_count(session: AsyncSession, event_id: int) -> int:
+    """People waiting for a seat."""
+    return await _count(
+        session,
+        col(Registration.event_id) == event_id,
+        col(Registration.status) == RegistrationStatus.WAITLISTED,
+    )
+
+
+async def waitlist_position(session: AsyncSession, reg: Registration) -> int:
+    """1 for the first in line."""
+    return await _count(
+        session,
+        col(Registration.event_id) == reg.event_id,
+        col(Registration.status) == RegistrationStatus.WAITLISTED,
+        or_(
+            col(Registration.queued_at) < reg.queued_at,
+            and_(col(Registration.queued_at) == reg.queued_at, col(Registration.id) <= reg.id),
+        ),
+    )
+
+
+async def _registration(
+    session: AsyncSession, event_id: int, official_id: int
+) -> Registration | None:
+    return (
+        await session.execute(
+            select(Registration)
+            .where(
+                col(Registration.event_id) == event_id,
+                col(Registration.official_id) == official_id,
+            )
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+
+
+async def register(
+    *, session: AsyncSession, event_id: int, official_id: int, member_id: int, now: datetime
+) -> RegistrationResult:
+    """Take a seat, or a place on the waitlist when the event is full; one transaction."""
+    event = await _lock_event(session, event_id)
+    try:
+        if event is None:
+            return RegistrationResult(Outcome.NOT_FOUND)
+        if event.status == EventStatus.CANCELLED:
+            return RegistrationResult(Outcome.EVENT_CANCELLED)
+        reg = await _registration(session, event_id, official_id)
+        if reg is not None and reg.status in SEATED:
+            return RegistrationResult(Outcome.ALREADY_REGISTERED)
+        if reg is not None and reg.status == RegistrationStatus.WAITLISTED:
+            return RegistrationResult(
+                Outcome.ALREADY_WAITLISTED, position=await waitlist_position(session, reg)
+            )
+        if now >= event.starts_at:
+            return RegistrationResult(Outcome.STARTED)
+        if now > deadline_of(event):
+            return RegistrationResult(Outcome.DEADLINE_PASSED)
+        limit = event.per_council_limit
+        if limit is not None and (
+            await _count(
+                session,
+                col(Registration.event_id) == event_id,
+                col(Registration.member_id) == member_id,
+                col(Registration.status).in_(ACTIVE),
+            )
+            >= limit
+        ):
+            return RegistrationResult(Outcome.COUNCIL_LIMIT, limit=limit)
+        full = (
+            event.capacity is not None and await seated_count(session, event_id) >= event.capacity
+        )
+        status = RegistrationStatus.WAITLISTED if full else RegistrationStatus.REGISTERED
+        if reg is None:
+            reg = Registration(
+                event_id=event_id,
+                official_id=official_id,
+                member_id=member_id,
+                status=status,
+                queued_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(reg)
+        else:  # they had cancelled: back at the end of the line
+            reg.status, reg.member_id, reg.queued_at, reg.updated_at = status, member_id, now, now
+            reg.promoted_at = None
+        await session.flush()
+        position = await waitlist_position(session, reg) if full else None
+        await session.commit()
+        return RegistrationResult(Outcome(status.value), position=position)
+    finally:
+        if session.in_transaction():
+            await session.rollback()
+
+
+async def _promote(session: AsyncSession, event: Event, now: datetime) -> list[Promotion]:
+    """Give free seats to the first in line, in order."""
+    promoted: list[Promotion] = []
+    if event.status != EventStatus.PUBLISHED or now >= event.starts_at:
+        return promoted
+    free = (
+        None
+        if event.capacity is None
+        else event.capacity - await seated_count(session, event.id or 0)
+    )
+    while free is None or free > 0:
+        first = (
+            await session.execute(
+                select(Registration)
+                .where(
+                    col(Registration.event_id) == event.id,
+                    col(Registration.status) == RegistrationStatus.WAITLISTED,
+                )
+                .order_by(col(Registration.queued_at), col(Registration.id))
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if first is None:
+            break
+        first.status = RegistrationStatus.REGISTERED
+        first.promoted_at = first.updated_at = now
+        await session.flush()
+        promoted.append(
+            Promotion(first.id or 0, event.id or 0, await _contact(session, first.official_id))
+        )
+        if free is not None:
+            free -= 1
+    return promoted
+
+
+async def _contact(session: AsyncSession, official_id: int) -> Contact | None:
+    row = (
+        await session.execute(
+            select(
+                col(Official.telegram_id),
+                col(TelegramUser.language),
+                col(TelegramUser.language_code),
+            )
+            .outerjoin(TelegramUser, col(TelegramUser.id) == col(Official.telegram_id))
+            .where(col(Official.id) == official_id, col(Official.active))
+        )
+    ).one_or_none()
+    if row is None or row[0] is None:
+        return None
+    return Contact(int(row[0]), pick_language(row[1], row[2]))
+
+
+async def cancel_registration(
+    *, session: AsyncSession, event_id: int, official_id: int, now: datetime
+) -> RegistrationResult:
+    """Give up a seat or a waitlist place; the first in line takes a freed seat."""
+    event = await _lock_event(session, event_id)
+    try:
+        if event is None:
+            return RegistrationResult(Outcome.NOT_FOUND)
+        reg = await _registration(session, event_id, official_id)
+        if reg is None or reg.status == RegistrationStatus.CANCELLED:
+            return RegistrationResult(Outcome.NOT_REGISTERED)
+        if now >= event.starts_at or reg.status not in (
+            RegistrationStatus.REGISTERED,
+            RegistrationStatus.WAITLISTED,
+        ):
+            return RegistrationResult(Outcome.STARTED)
+        was_seated = reg.status == RegistrationStatus.REGISTERED
+        reg.status, reg.updated_at = RegistrationStatus.CANCELLED, now
+        await session.flush()
+        promoted = await _promote(session, event, now) if was_seated else []
+        await session.commit()
+        return RegistrationResult(Outcome.CANCELLED, promoted=promoted)
+    finally:
+        if session.in_transaction():
+            await session.rollback()
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SectionInfo:
+    """A section to filter by."""
+
+    id: int
+    code: str
+    name_uk: str
+    name_en: str
+
+    def name(self, lang: str) -> str:
+        """The name in the reader's language."""
+        return self.name_en if lang == "en" else self.name_uk
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    """One line of the catalog."""
+
+    id: int
+    kind: str
+    title_uk: str
+    title_en: str
+    starts_at: datetime
+    status: str
+
+    def title(self, lang: str) -> str:
+        """The title in the reader's language."""
+        return self.title_en if lang == "en" else self.title_uk
+
+
+@dataclass(frozen=True)
+class CatalogPage:
+    """A page of upcoming events or trainings."""
+
+    items: list[CatalogItem]
+    page: int
+    pages: int
+    total: int
+
+
+async def sections(*, session: AsyncSession) -> list[SectionInfo]:
+    """Every section, by code."""
+    rows = await session.execute(
+        select(
+            col(Section.id), col(Section.code), col(Section.name_uk), col(Section.name_en)
+        ).order_by(col(Section.code))
+    )
+    return [SectionInfo(*untyped(r)) for r in rows]
+
+
+async def catalog(
+    *,
+    session: AsyncSession,
+    category: Category,
+    now: datetime,
+    kind: str | None = None,
+    section_id: int | None = None,
+    page: int = 0,
+    page_size: int = PAGE_SIZE,
+) -> CatalogPage:
+    """What has not ended yet, soonest first, optionally of one kind or section."""
+    conditions = [
+        col(Event.category) == category,
+        col(Event.ends_at) > now,
+        col(Event.status) == EventStatus.PUBLISHED,
+    ]
+    if kind:
+        conditions.append(col(Event.kind) == kind)
+    if section_id:
+        conditions.append(col(Event.section_id) == section_id)
+    total = int(
+        (
+            await session.execute(select(func.count()).select_from(Event).where(*conditions))
+        ).scalar_one()
+    )
+    pages = max(1, -(-total // page_size))
+    page = min(max(page, 0), pages - 1)
+    rows = await session.execute(
+        select(
+            col(Event.id),
+            col(Event.kind),
+            col(Event.title_uk),
+            col(Event.title_en),
+            col(Event.starts_at),
+            col(Event.status),
+        )
+        .where(*conditions)
+        .order_by(col(Event.starts_at), col(Event.id))
+        .offset(page * page_size)
+        .limit(page_size)
+    )
+    return CatalogPage([CatalogItem(*untyped(r)) for r in rows], page, pages, total)
+
+
+@dataclass(frozen=True)
+class Mine:
+    """The caller's own registration."""
+
+    status: str
+    position: int | None
+
+
+@dataclass(frozen=True)
+class EventCard:
+    """Everything an event's card shows."""
+
+    event: Event
+    section: SectionInfo | None
+    seated: int
+    waitlisted: int
+    mine: Mine | None
+    colleagues: list[str]  # others from the caller's council, registered or waiting
+    council_active: int  # registrations of the caller's council that count toward its limit
+
+    @property
+    def seats_left(self) -> int | None:
+        """Free seats, or None when unlimited."""
+        cap = self.event.capacity
+        return None if cap is None else max(cap - self.seated, 0)
+
+
+async def event_card(
+    *,
+    session: AsyncSession,
+    event_id: int,
+    official_id: int | None = None,
+    member_id: int | None = None,
+) -> EventCard | None:
+    """An event with its seats, the caller's registration and colleagues; None if unknown."""
+    event = await session.get(Event, event_id)
+    if event is None:
+        return None
+    section = None
+    if event.section_id is not None:
+        s = await session.get(Section, event.section_id)
+        if s is not None:
+            section = SectionInfo(s.id or 0, s.code, s.name_uk, s.name_en)
+    counts = dict(
+        (
+            await session.execute(
+                select(col(Registration.status), func.count())
+                .where(col(Registration.event_id) == event_id)
+                .group_by(col(Registration.status))
+            )
+        ).all()
+    )
+    seated = sum(int(counts.get(s, 0)) for s in SEATED)
+    waitlisted = int(counts.get(RegistrationStatus.WAITLISTED, 0))
+    mine = None
+    colleagues: list[str] = []
+    council_active = 0
+    if official_id is not None:
+        reg = await _registration(session, event_id, official_id)
+        if reg is not None and reg.status != RegistrationStatus.CANCELLED:
+            position = (
+                await waitlist_position(session, reg)
+                if reg.status == RegistrationStatus.WAITLISTED
+                else None
+            )
+            mine = Mine(reg.status, position)
+    if member_id is not None:
+        rows = (
+            await session.execute(
+                select(col(Official.id), col(Official.full_name))
+                .join(Registration, col(Registration.official_id) == col(Official.id))
+                .where(
+                    col(Registration.event_id) == event_id,
+                    col(Registration.member_id) == member_id,
+                    col(Registration.status).in_(ACTIVE),
+                )
+                .order_by(col(Official.full_name))
+            )
+        ).all()
+        council_active = len(rows)
+        colleagues = [name for oid, name in rows if oid != official_id][:MAX_COLLEAGUES]
+    return EventCard(event, section, seated, waitlisted, mine, colleagues, council_active)
+
+
+@dataclass(frozen=True)
+class MyItem:
+    """One of the caller's upcoming registrations."""
+
+    event_id: int
+    category: str
+    title_uk: str
+    title_en: str
+    starts_at: datetime
+    status: str
+    position: int | None
+    event_status: str
+
+    def title(self, lang: str) -> str:
+        """The title in the reader's language."""
+        return self.title_en if lang == "en" else self.title_uk
+
+
+@dataclass(frozen=True)
+class CompletedTraining:
+    """A training the caller attended."""
+
+    title_uk: str
+    title_en: str
+    starts_at: datetime
+    hours: int
+
+    def title(self, lang: str) -> str:
+        """The title in the reader's language."""
+        return self.title_en if lang == "en" else self.title_uk
+
+
+@dataclass(frozen=True)
+class CertificateItem:
+    """A certificate the caller can download again."""
+
+    id: int
+    number: str
+    title_uk: str
+    title_en: str
+    hours: int
+
+    def title(self, lang: str) -> str:
+        """The title in the reader's language."""
+        return self.title_en if lang == "en" else self.title_uk
+
+
+@dataclass(frozen=True)
+class MyOverview:
+    """What /my shows."""
+
+    upcoming: list[MyItem]
+    completed: list[CompletedTraining]
+    hours: int
+    certificates: list[CertificateItem]
+
+
+async def my_overview(
+    *, session: AsyncSession, official_id: int, now: datetime, tz: ZoneInfo
+) -> MyOverview:
+    """Upcoming registrations and waitlist places, this year's trainings and certificates."""
+    regs = (
+        await session.execute(
+            select(Registration, Event)
+            .join(Event, col(Event.id) == col(Registration.event_id))
+            .where(
+                col(Registration.official_id) == official_id,
+                col(Registration.status).in_(
+                    (RegistrationStatus.REGISTERED, RegistrationStatus.WAITLISTED)
+                ),
+                col(Event.ends_at) > now,
+            )
+            .order_by(col(Event.starts_at))
+        )
+    ).all()
+    upcoming = []
+    for reg, event in regs:
+        position = (
+            await waitlist_position(session, reg)
+            if reg.status == RegistrationStatus.WAITLISTED
+            else None
+        )
+        upcoming.append(
+            MyItem(
+                event.id or 0,
+                event.category,
+                event.title_uk,
+                event.title_en,
+                event.starts_at,
+                reg.status,
+                position,
+                event.status,
+            )
+        )
+    year = now.astimezone(tz).year  # "this year" as people in Kyiv count it
+    start = datetime(year, 1, 1, tzinfo=tz)
+    end = datetime(year + 1, 1, 1, tzinfo=tz)
+    done = (
+        await session.execute(
+            select(
+                col(Event.title_uk), col(Event.title_en), col(Event.starts_at), col(Event.hours)
+            )
+            .join(Registration, col(Registration.event_id) == col(Event.id))
+            .where(
+                col(Registration.official_id) == official_id,
+                col(Registration.status) == RegistrationStatus.ATTENDED,
+                col(Event.category) == Category.TRAINING,
+                col(Event.starts_at) >= start,
+                col(Event.starts_at) < end,
+            )
+            .order_by(col(Event.starts_at))
+        )
+    ).all()
+    completed = [CompletedTraining(t_uk, t_en, at, hours or 0) for t_uk, t_en, at, hours in done]
+    certs = (
+        await session.execute(
+            select(
+                col(Certificate.id),
+                col(Certificate.number),
+                col(Event.title_uk),
+                col(Event.title_en),
+                col(Certificate.hours),
+            )
+            .join(Event, col(Event.id) == col(Certificate.event_id))
+            .where(col(Certificate.official_id) == official_id)
+            .order_by(col(Certificate.issued_at).desc())
+        )
+    ).all()
+    return MyOverview(
+        upcoming,
+        completed,
+        sum(c.hours for c in completed),
+        [CertificateItem(*untyped(c)) for c in certs],
+    )

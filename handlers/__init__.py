@@ -8,8 +8,27 @@ from telegram import Update
 from telegram.ext import Application, TypeHandler, filters
 
 from bot.i18n import Translator
-from handlers import access, access_request, dues, errors, fallback, help, settings, start
-from handlers.common import MENU_DUES, MENU_HELP, MENU_REQUEST, MENU_SETTINGS, label_pattern
+from handlers import (
+    access,
+    access_request,
+    dues,
+    errors,
+    events,
+    fallback,
+    help,
+    settings,
+    start,
+)
+from handlers.common import (
+    MENU_DUES,
+    MENU_EVENTS,
+    MENU_HELP,
+    MENU_MY,
+    MENU_REQUEST,
+    MENU_SETTINGS,
+    MENU_TRAININGS,
+    label_pattern,
+)
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any], translator: Translator) -> None:
@@ -23,6 +42,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], translator: Transla
         start.handlers()
         + access_request.handlers(label(MENU_REQUEST))  # the conversation first: it owns free text
         + dues.handlers(label(MENU_DUES))
+        + events.handlers(label(MENU_EVENTS), label(MENU_TRAININGS), label(MENU_MY))
         + settings.handlers(label(MENU_SETTINGS))
         + help.handlers(label(MENU_HELP))
         + fallback.handlers()  # must stay last

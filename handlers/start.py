@@ -54,6 +54,7 @@ async def start(update: Update, context: AppContext) -> None:
             text = tr.t("start.welcome_staff")
         else:
             text = tr.t("start.welcome_stranger")
+        text += "\n\n" + tr.t("start.programme")
         await reply(update, text, menu(tr, caller))
         return
 

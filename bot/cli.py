@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import html
 import logging
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
@@ -611,6 +613,33 @@ def report_dues(
             style="bold" if g.region is None else None,
         )
     out.print(table)
+
+
+certificate_app = typer.Typer(help="Training certificates.", no_args_is_help=True)
+app.add_typer(certificate_app, name="certificate")
+
+
+@certificate_app.command("verify")
+def certificate_verify(
+    code: Annotated[str, typer.Argument(help="The verification code printed on the certificate.")],
+) -> None:
+    """Check a certificate by its verification code; exits 1 if there is no such certificate."""
+    from bot.services import certificates
+    from handlers.certificates import verification
+
+    settings = _settings()
+    tr = _tr(settings)
+    _ready(settings, tr)
+
+    async def work(db: Database) -> certificates.CertificateView | None:
+        async with db.session() as session:
+            return await certificates.by_code(session=session, code=code)
+
+    view = _with_db(settings, work)
+    text = html.unescape(re.sub(r"<[^>]+>", "", verification(tr, view, code)))  # plain text
+    if view is None:
+        raise _fail(text)
+    out.print(text, highlight=False, markup=False)
 
 
 def main() -> None:

@@ -11,9 +11,11 @@ from bot.i18n import Translator
 from handlers import (
     access,
     access_request,
+    certificates,
     dues,
     errors,
     events,
+    events_admin,
     fallback,
     help,
     settings,
@@ -43,6 +45,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], translator: Transla
         + access_request.handlers(label(MENU_REQUEST))  # the conversation first: it owns free text
         + dues.handlers(label(MENU_DUES))
         + events.handlers(label(MENU_EVENTS), label(MENU_TRAININGS), label(MENU_MY))
+        + events_admin.handlers()
+        + certificates.handlers()
         + settings.handlers(label(MENU_SETTINGS))
         + help.handlers(label(MENU_HELP))
         + fallback.handlers()  # must stay last

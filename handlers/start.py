@@ -10,9 +10,10 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.context import AppContext
 from bot.i18n import N_
-from bot.services import callers, invites
+from bot.services import callers, certificates, invites
 from bot.services.invites import InviteOutcome
 from handlers import render
+from handlers.certificates import verify as verify_certificate
 from handlers.common import caller_of, esc, menu, reply
 
 # Telegram deep-link payloads: up to 64 characters of A-Z, a-z, 0-9, _ and -.
@@ -58,6 +59,9 @@ async def start(update: Update, context: AppContext) -> None:
         await reply(update, text, menu(tr, caller))
         return
 
+    if code.startswith(certificates.VERIFY_PREFIX):  # the QR code on a certificate
+        await verify_certificate(update, context, code.removeprefix(certificates.VERIFY_PREFIX))
+        return
     profile = await _profile(update)
     async with context.db.session() as session:
         result = (

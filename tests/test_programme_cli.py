@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
-from tests.conftest import EXAMPLES
+from sqlalchemy import select
+from sqlmodel import col
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.db import Database
+from bot.services import certificates
+from models import Event, Official, Registration
+from tests.conftest import EXAMPLES, NOW
 from tests.test_cli import LOAD_SEQUENCE, flat, isolated, make_invoke, rows
 
 __all__ = ["isolated"]  # the autouse fixture: no inherited settings
@@ -38,3 +47,37 @@ def test_programme_imports_load_and_name_bad_lines(tmp_path: Path) -> None:
     assert [int(n) for n in re.findall(r"line (\d+):", result.stderr)] == [2, 3]
     assert "nosuch" in flat(result.stderr)
     assert rows(db_file, "event") == 14
+
+
+async def test_certificate_verify(examples: Database, database_url: str) -> None:
+    async with examples.session() as session:
+        official = (await session.execute(select(Official).limit(1))).scalar_one()
+        event = (
+            await session.execute(select(Event).where(col(Event.code) == "TR-GENDER-2025-10"))
+        ).scalar_one()
+        reg = Registration(
+            event_id=event.id or 0,
+            official_id=official.id or 0,
+            member_id=official.member_id,
+            status="attended",
+            queued_at=NOW,
+        )
+        session.add(reg)
+        await session.flush()
+        cert = await certificates.issue(session=session, registration=reg, event=event, now=NOW)
+        assert cert is not None
+        code = cert.code
+        await session.commit()
+    runner = CliRunner()
+    env = {"DATABASE_URL": database_url, "LANG": "en_US.UTF-8", "LC_ALL": None}
+    ok = await asyncio.to_thread(
+        runner.invoke, app, ["certificate", "verify", code.lower()], env=env
+    )
+    assert ok.exit_code == 0, (ok.stdout, ok.stderr)
+    assert "is valid" in ok.stdout and official.full_name in ok.stdout
+    assert "16 hours" in ok.stdout and "<" not in ok.stdout
+    bad = await asyncio.to_thread(
+        runner.invoke, app, ["certificate", "verify", "ZZZZZZZZZZ"], env=env
+    )
+    assert bad.exit_code == 1
+    assert "There is no certificate" in flat(bad.stderr)

@@ -93,7 +93,7 @@ def is_open(event: Event, now: datetime) -> bool:
     )
 
 
-async def _lock_event(session: AsyncSession, event_id: int) -> Event | None:
+async def lock_event(session: AsyncSession, event_id: int) -> Event | None:
     """The event, locked against other registrations until this transaction ends."""
     if session.in_transaction():
         await session.commit()  # the lock must be the transaction's first statement
@@ -169,7 +169,7 @@ async def register(
     *, session: AsyncSession, event_id: int, official_id: int, member_id: int, now: datetime
 ) -> RegistrationResult:
     """Take a seat, or a place on the waitlist when the event is full; one transaction."""
-    event = await _lock_event(session, event_id)
+    event = await lock_event(session, event_id)
     try:
         if event is None:
             return RegistrationResult(Outcome.NOT_FOUND)
@@ -252,14 +252,15 @@ async def _promote(session: AsyncSession, event: Event, now: datetime) -> list[P
         first.promoted_at = first.updated_at = now
         await session.flush()
         promoted.append(
-            Promotion(first.id or 0, event.id or 0, await _contact(session, first.official_id))
+            Promotion(first.id or 0, event.id or 0, await contact_of(session, first.official_id))
         )
         if free is not None:
             free -= 1
     return promoted
 
 
-async def _contact(session: AsyncSession, official_id: int) -> Contact | None:
+async def contact_of(session: AsyncSession, official_id: int) -> Contact | None:
+    """How to reach an official on Telegram, if they are linked and active."""
     row = (
         await session.execute(
             select(
@@ -280,7 +281,7 @@ async def cancel_registration(
     *, session: AsyncSession, event_id: int, official_id: int, now: datetime
 ) -> RegistrationResult:
     """Give up a seat or a waitlist place; the first in line takes a freed seat."""
-    event = await _lock_event(session, event_id)
+    event = await lock_event(session, event_id)
     try:
         if event is None:
             return RegistrationResult(Outcome.NOT_FOUND)

@@ -51,7 +51,11 @@ def test_programme_imports_load_and_name_bad_lines(tmp_path: Path) -> None:
 
 async def test_certificate_verify(examples: Database, database_url: str) -> None:
     async with examples.session() as session:
-        official = (await session.execute(select(Official).limit(1))).scalar_one()
+        official = (
+            await session.execute(
+                select(Official).where(col(Official.full_name) == "Наталія Бондар")
+            )
+        ).scalar_one()
         event = (
             await session.execute(select(Event).where(col(Event.code) == "TR-GENDER-2025-10"))
         ).scalar_one()

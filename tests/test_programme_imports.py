@@ -166,3 +166,26 @@ async def test_trainings_need_hours_and_a_known_format(db: Database) -> None:
     result = await run(db, ImportKind.TRAININGS, TRAININGS_HEADER + rows[2] + "\n")
     assert result.ok
     assert (await event(db, "T-3")).starts_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
+
+
+async def test_sample_registrations_seed_once_with_certificates(examples: Database) -> None:
+    from bot.services import programme_seed
+    from models import Certificate, Registration
+
+    async with examples.session() as session:
+        regs = (await session.execute(select(Registration))).scalars().all()
+        certs = (await session.execute(select(Certificate))).scalars().all()
+    assert len(regs) == 30
+    assert len(certs) == 3  # the gender-budgeting seminar: three attended, one absent
+    assert {c.hours for c in certs} == {16}
+    before = await snapshot(examples)
+    async with examples.session() as session:
+        again = await programme_seed.seed_registrations(
+            session=session, data=(EXAMPLES / "registrations.csv").read_bytes(), now=NOW
+        )
+    assert (again.created, again.unchanged, again.problems) == (0, 30, [])
+    bad = b"event_code,member_code,full_name,status\nNOPE,04057287,X,registered\n"
+    async with examples.session() as session:
+        failed = await programme_seed.seed_registrations(session=session, data=bad, now=NOW)
+    assert failed.problems == ["line 2: unknown event, council or official"]
+    assert await snapshot(examples) == before

@@ -70,7 +70,7 @@ async def send_certificate(
     pdf = certificate_pdf.render(certificate_text(tr, view, link))
     await context.bot.send_document(
         chat_id,
-        InputFile(pdf, filename=f"{view.number}.pdf", attach=True),
+        InputFile(pdf, filename=f"{view.number}.pdf"),
         caption=tr.t("cert.caption", title=esc(view.title(tr.lang)), code=view.code),
         parse_mode="HTML",
     )
@@ -87,9 +87,9 @@ async def deliver(context: AppContext, certificate_ids: list[tuple[int, int, str
         try:
             await send_certificate(context, view, chat_id, lang)
             sent += 1
-        except TelegramError:
+        except TelegramError as exc:
             # One unreachable holder must not stop the others; /my offers it again.
-            log.warning("could not send certificate %s to %s", cert_id, chat_id)
+            log.warning("could not send certificate %s to %s: %s", cert_id, chat_id, exc)
     return sent
 
 

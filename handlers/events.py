@@ -288,7 +288,7 @@ async def on_calendar(update: Update, context: AppContext) -> None:
     chat = update.effective_chat
     if chat is not None:
         await chat.send_document(
-            InputFile(data, filename=f"{event.code}.ics", attach=True),
+            InputFile(data, filename=f"{event.code}.ics"),
             caption=esc(tr.t("calendar.caption")),
         )
 

@@ -224,7 +224,7 @@ async def on_export(update: Update, context: AppContext) -> None:
     chat = update.effective_chat
     if chat is not None:
         await chat.send_document(
-            InputFile(data, filename=f"{roster.event.code}.xlsx", attach=True),
+            InputFile(data, filename=f"{roster.event.code}.xlsx"),
             caption=tr.t("admin.export_caption", count=len(roster.lines)),
         )
 

@@ -14,7 +14,7 @@ from bot.i18n import N_
 from bot.services import calendar, events
 from bot.services.events import EventCard, Outcome, Promotion, is_open
 from handlers import events_render as render
-from handlers.common import answer, caller_of, esc, inline, reply, show
+from handlers.common import answer, caller_of, inline, reply, show
 from models import Event, EventStatus, RegistrationStatus
 
 log = logging.getLogger(__name__)
@@ -175,8 +175,10 @@ def _card_keyboard(context: AppContext, card: EventCard) -> InlineKeyboardMarkup
     return inline(rows)
 
 
-async def _present_card(update: Update, context: AppContext, event_id: int) -> bool:
-    card = await _card(context, event_id)
+async def _present_card(
+    update: Update, context: AppContext, event_id: int, card: EventCard | None = None
+) -> bool:
+    card = card or await _card(context, event_id)
     if card is None:
         return False
     caller = caller_of(context)
@@ -193,7 +195,7 @@ async def on_open(update: Update, context: AppContext) -> None:
         await answer(update, context.tr.t("reg.not_found"), alert=True)
         return
     await answer(update)
-    await _present_card(update, context, int(event_id))
+    await _present_card(update, context, int(event_id), card)
 
 
 async def tell_promoted(context: AppContext, promotions: list[Promotion]) -> None:
@@ -245,6 +247,7 @@ async def on_register(update: Update, context: AppContext) -> None:
     await answer(update, text, alert=result.outcome not in (Outcome.REGISTERED,))
     if result.outcome != Outcome.NOT_FOUND:
         await _present_card(update, context, int(event_id))
+    await tell_promoted(context, result.promoted)
 
 
 async def on_cancel(update: Update, context: AppContext) -> None:
@@ -289,7 +292,7 @@ async def on_calendar(update: Update, context: AppContext) -> None:
     if chat is not None:
         await chat.send_document(
             InputFile(data, filename=f"{event.code}.ics"),
-            caption=esc(tr.t("calendar.caption")),
+            caption=tr.t("calendar.caption"),
         )
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.i18n import N_, Tr
-from bot.services.events import CatalogPage, EventCard, MyOverview, deadline_of, is_open
+from bot.services.events import (
+    PAGE_SIZE,
+    CatalogPage,
+    EventCard,
+    MyOverview,
+    deadline_of,
+    is_open,
+)
 from handlers.common import esc
 from models import Category, Event, EventKind, EventStatus, RegistrationStatus, TrainingFormat
 
@@ -54,7 +61,7 @@ def catalog(tr: Tr, cat: str, page: CatalogPage, kind: str | None, section: str 
     if not page.items:
         return "\n".join([*out, "", tr.t("events.empty")])
     out.append("")
-    for n, item in enumerate(page.items, start=page.page * 6 + 1):
+    for n, item in enumerate(page.items, start=page.page * PAGE_SIZE + 1):
         out.append(
             tr.t(
                 "events.item",

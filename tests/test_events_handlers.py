@@ -224,6 +224,18 @@ async def test_forged_buttons_change_nothing(examples: Database, harness: Harnes
     )
     assert await registrations(examples, eid) == before
 
+    # A training that has been cancelled: its old button registers nobody.
+    led = await event_id(examples, "TR-LED-2026-01")
+    async with examples.session() as session:
+        training = await session.get(Event, led)
+        assert training is not None
+        training.status = "cancelled"
+        await session.commit()
+    seats = await registrations(examples, led)
+    await harness.press(OLENA, f"ev:r:{led}")
+    assert "Захід скасовано" in (harness.request.answers()[-1] or "")
+    assert await registrations(examples, led) == seats
+
 
 async def test_my_for_strangers_and_linked(examples: Database, harness: Harness) -> None:
     await harness.send(STRANGER, "/my")

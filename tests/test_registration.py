@@ -214,3 +214,19 @@ async def test_card_shows_seats_my_place_and_colleagues(db: Database) -> None:
         none = await events.catalog(session=session, category=Category.TRAINING, now=NOW)
         assert none.total == 0
     _ = c, UTC
+
+
+async def test_added_seats_go_to_those_waiting_before_a_newcomer(db: Database) -> None:
+    eid = await make_event(db, capacity=1)
+    a, b, c = await make_officials(db, 3)
+    await reg(db, eid, a)
+    await reg(db, eid, b, NOW + timedelta(seconds=1))  # waitlisted
+    async with db.session() as session:
+        event = await session.get(Event, eid)
+        assert event is not None
+        event.capacity = 2  # as a re-import that raises the capacity does
+        await session.commit()
+    late = await reg(db, eid, c, NOW + timedelta(seconds=2))
+    assert (late.outcome, late.position) == (Outcome.WAITLISTED, 1)
+    assert [p.registration_id for p in late.promoted] != []
+    assert (await statuses(db, eid))[b[0]] == RegistrationStatus.REGISTERED

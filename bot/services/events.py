@@ -187,19 +187,31 @@ async def register(
         if now > deadline_of(event):
             return RegistrationResult(Outcome.DEADLINE_PASSED)
         limit = event.per_council_limit
-        if limit is not None and (
-            await _count(
-                session,
-                col(Registration.event_id) == event_id,
-                col(Registration.member_id) == member_id,
-                col(Registration.status).in_(ACTIVE),
-            )
-            >= limit
-        ):
-            return RegistrationResult(Outcome.COUNCIL_LIMIT, limit=limit)
-        full = (
-            event.capacity is not None and await seated_count(session, event_id) >= event.capacity
-        )
+        seated = waiting = 0
+        if limit is not None or event.capacity is not None:
+            # Seats taken, people waiting and this council's registrations, in one query.
+            seated, waiting, council = (
+                await session.execute(
+                    select(
+                        func.count().filter(col(Registration.status).in_(SEATED)),
+                        func.count().filter(
+                            col(Registration.status) == RegistrationStatus.WAITLISTED
+                        ),
+                        func.count().filter(
+                            col(Registration.member_id) == member_id,
+                            col(Registration.status).in_(ACTIVE),
+                        ),
+                    ).where(col(Registration.event_id) == event_id)
+                )
+            ).one()
+            if limit is not None and council >= limit:
+                return RegistrationResult(Outcome.COUNCIL_LIMIT, limit=limit)
+        promoted: list[Promotion] = []
+        if waiting and event.capacity is not None and seated < event.capacity:
+            # Seats were added (a re-import raised the capacity): those waiting come first.
+            promoted = await _promote(session, event, now)
+            seated += len(promoted)
+        full = event.capacity is not None and seated >= event.capacity
         status = RegistrationStatus.WAITLISTED if full else RegistrationStatus.REGISTERED
         if reg is None:
             reg = Registration(
@@ -218,7 +230,7 @@ async def register(
         await session.flush()
         position = await waitlist_position(session, reg) if full else None
         await session.commit()
-        return RegistrationResult(Outcome(status.value), position=position)
+        return RegistrationResult(Outcome(status.value), position=position, promoted=promoted)
     finally:
         if session.in_transaction():
             await session.rollback()
@@ -435,15 +447,21 @@ async def event_card(
     official_id: int | None = None,
     member_id: int | None = None,
 ) -> EventCard | None:
-    """An event with its seats, the caller's registration and colleagues; None if unknown."""
-    event = await session.get(Event, event_id)
-    if event is None:
+    """An event with its seats, the caller's registration and colleagues; None if unknown.
+
+    Three queries (four for someone on the waitlist): the card is the catalog's hot path.
+    """
+    found = (
+        await session.execute(
+            select(Event, Section)
+            .outerjoin(Section, col(Section.id) == col(Event.section_id))
+            .where(col(Event.id) == event_id)
+        )
+    ).one_or_none()
+    if found is None:
         return None
-    section = None
-    if event.section_id is not None:
-        s = await session.get(Section, event.section_id)
-        if s is not None:
-            section = SectionInfo(s.id or 0, s.code, s.name_uk, s.name_en)
+    event, s = found
+    section = SectionInfo(s.id or 0, s.code, s.name_uk, s.name_en) if s is not None else None
     counts = dict(
         (
             await session.execute(
@@ -458,30 +476,36 @@ async def event_card(
     mine = None
     colleagues: list[str] = []
     council_active = 0
-    if official_id is not None:
-        reg = await _registration(session, event_id, official_id)
-        if reg is not None and reg.status != RegistrationStatus.CANCELLED:
-            position = (
-                await waitlist_position(session, reg)
-                if reg.status == RegistrationStatus.WAITLISTED
-                else None
-            )
-            mine = Mine(reg.status, position)
-    if member_id is not None:
+    if official_id is not None or member_id is not None:
+        # The caller's own registration and their council's, in one query.
+        whose = []
+        if official_id is not None:
+            whose.append(col(Registration.official_id) == official_id)
+        if member_id is not None:
+            whose.append(col(Registration.member_id) == member_id)
         rows = (
             await session.execute(
-                select(col(Official.id), col(Official.full_name))
-                .join(Registration, col(Registration.official_id) == col(Official.id))
+                select(Registration, col(Official.full_name))
+                .join(Official, col(Official.id) == col(Registration.official_id))
                 .where(
                     col(Registration.event_id) == event_id,
-                    col(Registration.member_id) == member_id,
-                    col(Registration.status).in_(ACTIVE),
+                    col(Registration.status) != RegistrationStatus.CANCELLED,
+                    or_(*whose),
                 )
                 .order_by(col(Official.full_name))
             )
         ).all()
-        council_active = len(rows)
-        colleagues = [name for oid, name in rows if oid != official_id][:MAX_COLLEAGUES]
+        for reg, name in rows:
+            if reg.official_id == official_id:
+                position = (
+                    await waitlist_position(session, reg)
+                    if reg.status == RegistrationStatus.WAITLISTED
+                    else None
+                )
+                mine = Mine(reg.status, position)
+            elif member_id is not None and len(colleagues) < MAX_COLLEAGUES:
+                colleagues.append(name)
+        council_active = sum(1 for reg, _ in rows if reg.member_id == member_id)
     return EventCard(event, section, seated, waitlisted, mine, colleagues, council_active)
 
 

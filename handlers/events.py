@@ -39,7 +39,6 @@ ANSWERS = {
     Outcome.EVENT_CANCELLED: N_("reg.event_cancelled"),
     Outcome.DEADLINE_PASSED: N_("reg.deadline_passed"),
     Outcome.STARTED: N_("reg.started"),
-    Outcome.COUNCIL_LIMIT: N_("reg.council_limit"),
 }
 
 
@@ -243,7 +242,10 @@ async def on_register(update: Update, context: AppContext) -> None:
             member_id=caller.link.member_id,
             now=context.clock.now(),
         )
-    text = tr.t(ANSWERS[result.outcome], position=result.position, limit=result.limit)
+    if result.outcome == Outcome.COUNCIL_LIMIT:
+        text = tr.tn("reg.council_limit", "reg.council_limit.plural", result.limit or 0)
+    else:
+        text = tr.t(ANSWERS[result.outcome], position=result.position)
     await answer(update, text, alert=result.outcome not in (Outcome.REGISTERED,))
     if result.outcome != Outcome.NOT_FOUND:
         await _present_card(update, context, int(event_id))
@@ -265,7 +267,8 @@ async def on_cancel(update: Update, context: AppContext) -> None:
             official_id=caller.link.official_id,
             now=context.clock.now(),
         )
-    await answer(update, tr.t(ANSWERS[result.outcome]), alert=result.outcome != Outcome.CANCELLED)
+    text = tr.t(ANSWERS[result.outcome])
+    await answer(update, text, alert=result.outcome != Outcome.CANCELLED)
     if result.outcome != Outcome.NOT_FOUND:
         await _present_card(update, context, int(event_id))
     await tell_promoted(context, result.promoted)

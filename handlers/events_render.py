@@ -106,7 +106,8 @@ def card(tr: Tr, c: EventCard, now: datetime, *, linked: bool) -> str:
         out.append(tr.t("card.changed", date=tr.date(e.changed_at.astimezone(tr.tz).date())))
     out.append(seats(tr, c))
     if e.per_council_limit:
-        out.append(tr.t("card.council_limit", limit=e.per_council_limit))
+        limit = e.per_council_limit
+        out.append(tr.tn("card.council_limit", "card.council_limit.plural", limit))
     if is_open(e, now):
         out.append(tr.t("card.deadline", date=tr.datetime(deadline_of(e), WHEN)))
     elif e.status == EventStatus.PUBLISHED and now < e.starts_at:
@@ -135,7 +136,7 @@ def status_line(tr: Tr, c: EventCard, now: datetime, *, linked: bool) -> str:
     if not linked:
         return tr.t("card.link_first")
     if e.per_council_limit and c.council_active >= e.per_council_limit:
-        return tr.t("card.council_full", limit=e.per_council_limit)
+        return tr.tn("card.council_full", "card.council_full.plural", e.per_council_limit)
     if c.seats_left == 0:
         return tr.t("card.me_can_wait")
     return tr.t("card.me_can_register")

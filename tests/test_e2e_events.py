@@ -171,7 +171,7 @@ async def test_events_and_certificates_end_to_end(
     card = await _open(fake, OLENA, "uk", "Форум громад")
     assert await _press(fake, OLENA, card, _button(card, "ev:r:"), "uk") == "✅ Вас зареєстровано."
     card = await _open(fake, TARAS, "en", "Forum of communities")
-    assert "already has 1 participants" in card.params["text"]
+    assert "already has 1 participant registered" in card.params["text"]
     event_id = _button(card, "ev:i:").rsplit(":", 1)[1]
     answer = await _press(fake, TARAS, card, f"ev:r:{event_id}", "en")
     assert answer is not None and "limit for this event" in answer

@@ -2,8 +2,8 @@
 
 Registration and cancellation lock the event first, so seats are counted by one writer at a
 time: PostgreSQL locks the event row (SELECT ... FOR UPDATE); SQLite, which locks the whole
-database, takes its write lock up front with a no-op UPDATE as the transaction's first statement
-(the equivalent of BEGIN IMMEDIATE), so two registrations never count the same free seat.
+database, takes its write lock up front (BEGIN IMMEDIATE: the driver then issues no BEGIN of
+its own), so two registrations never count the same free seat.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -95,20 +95,49 @@ def is_open(event: Event, now: datetime) -> bool:
 
 async def lock_event(session: AsyncSession, event_id: int) -> Event | None:
     """The event, locked against other registrations until this transaction ends."""
+    event, _ = await _lock_event_for(session, event_id, None)
+    return event
+
+
+async def _lock_event_for(
+    session: AsyncSession, event_id: int, official_id: int | None
+) -> tuple[Event | None, Registration | None]:
+    """Lock the event; with `official_id`, also read their registration in the same query.
+
+    Only the event row is locked and read together with it: counts of seats must come from a
+    later statement, which (in READ COMMITTED) sees what the previous lock holder committed.
+    """
     if session.in_transaction():
         await session.commit()  # the lock must be the transaction's first statement
     if session.get_bind().dialect.name == "sqlite":
+        # SQLite locks the whole database: take the write lock before reading anything.
+        await session.execute(text("BEGIN IMMEDIATE"))
+    if official_id is None:
+        event = (
+            await session.execute(
+                select(Event)
+                .where(col(Event.id) == event_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one_or_none()
+        return event, None
+    row = (
         await session.execute(
-            update(Event).where(col(Event.id) == event_id).values(sequence=col(Event.sequence))
-        )
-    return (
-        await session.execute(
-            select(Event)
+            select(Event, Registration)
+            .outerjoin(
+                Registration,
+                and_(
+                    col(Registration.event_id) == col(Event.id),
+                    col(Registration.official_id) == official_id,
+                ),
+            )
             .where(col(Event.id) == event_id)
-            .with_for_update()
+            .with_for_update(of=Event)  # the registration is read, never locked
             .execution_options(populate_existing=True)
         )
-    ).scalar_one_or_none()
+    ).one_or_none()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 async def _count(session: AsyncSession, *conditions: ColumnElement[bool]) -> int:
@@ -169,13 +198,12 @@ async def register(
     *, session: AsyncSession, event_id: int, official_id: int, member_id: int, now: datetime
 ) -> RegistrationResult:
     """Take a seat, or a place on the waitlist when the event is full; one transaction."""
-    event = await lock_event(session, event_id)
+    event, reg = await _lock_event_for(session, event_id, official_id)
     try:
         if event is None:
             return RegistrationResult(Outcome.NOT_FOUND)
         if event.status == EventStatus.CANCELLED:
             return RegistrationResult(Outcome.EVENT_CANCELLED)
-        reg = await _registration(session, event_id, official_id)
         if reg is not None and reg.status in SEATED:
             return RegistrationResult(Outcome.ALREADY_REGISTERED)
         if reg is not None and reg.status == RegistrationStatus.WAITLISTED:
@@ -293,11 +321,10 @@ async def cancel_registration(
     *, session: AsyncSession, event_id: int, official_id: int, now: datetime
 ) -> RegistrationResult:
     """Give up a seat or a waitlist place; the first in line takes a freed seat."""
-    event = await lock_event(session, event_id)
+    event, reg = await _lock_event_for(session, event_id, official_id)
     try:
         if event is None:
             return RegistrationResult(Outcome.NOT_FOUND)
-        reg = await _registration(session, event_id, official_id)
         if reg is None or reg.status == RegistrationStatus.CANCELLED:
             return RegistrationResult(Outcome.NOT_REGISTERED)
         if now >= event.starts_at or reg.status not in (

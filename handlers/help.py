@@ -17,8 +17,10 @@ async def show_help(update: Update, context: AppContext) -> None:
     tr = context.tr
     parts = [tr.t("help.intro")]
     parts.append(tr.t("help.linked") if caller.link else tr.t("help.stranger"))
+    parts.append(tr.t("help.programme"))
     if caller.is_staff or (caller.link and caller.link.role == "coordinator"):
         parts.append(tr.t("help.staff"))
+        parts.append(tr.t("help.admin_events"))
     parts.append(tr.t("help.commands"))
     await reply(update, "\n\n".join(parts), menu(tr, caller))
 

@@ -244,3 +244,13 @@ async def test_my_for_strangers_and_linked(examples: Database, harness: Harness)
     await harness.send(OLENA, "📋 Мої записи")
     text = last_text(harness)
     assert "Мої записи" in text
+
+
+async def test_help_tells_about_the_programme_and_admin(
+    examples: Database, harness: Harness
+) -> None:
+    await harness.send(STRANGER, "/help", lang="en")
+    text = last_text(harness)
+    assert "/events" in text and "/trainings" in text and "/admin" not in text
+    await harness.send(900, "/help")
+    assert "/admin" in last_text(harness)

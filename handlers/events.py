@@ -162,9 +162,9 @@ def _card_keyboard(context: AppContext, card: EventCard) -> InlineKeyboardMarkup
     if active and now < e.starts_at:
         rows.append([(tr.t("card.btn.cancel"), f"ev:c:{e.id}")])
     elif card.mine is None and is_open(e, now):
-        if caller.link is None:
+        if caller.link is None and not caller.is_staff:
             rows.append([(tr.t("access.btn.request"), "acc:new")])
-        else:
+        elif caller.link is not None:
             label = N_("card.btn.wait") if card.seats_left == 0 else N_("card.btn.register")
             rows.append([(tr.t(label), f"ev:r:{e.id}")])
     if e.status == EventStatus.PUBLISHED:
@@ -181,7 +181,13 @@ async def _present_card(
     if card is None:
         return False
     caller = caller_of(context)
-    text = render.card(context.tr, card, context.clock.now(), linked=caller.link is not None)
+    text = render.card(
+        context.tr,
+        card,
+        context.clock.now(),
+        linked=caller.link is not None,
+        staff=caller.is_staff,
+    )
     await show(update, text, _card_keyboard(context, card))
     return True
 

@@ -88,7 +88,7 @@ def seats(tr: Tr, card: EventCard) -> str:
     return tr.tn("card.full", "card.full.plural", card.waitlisted)
 
 
-def card(tr: Tr, c: EventCard, now: datetime, *, linked: bool) -> str:
+def card(tr: Tr, c: EventCard, now: datetime, *, linked: bool, staff: bool = False) -> str:
     """An event's card: when, where, seats, deadline, my status, colleagues."""
     e = c.event
     head = kind_name(tr, e.kind)
@@ -118,11 +118,11 @@ def card(tr: Tr, c: EventCard, now: datetime, *, linked: bool) -> str:
     if c.colleagues:
         out += ["", tr.t("card.colleagues", names=esc(", ".join(c.colleagues)))]
     out.append("")
-    out.append(status_line(tr, c, now, linked=linked))
+    out.append(status_line(tr, c, now, linked=linked, staff=staff))
     return "\n".join(out)
 
 
-def status_line(tr: Tr, c: EventCard, now: datetime, *, linked: bool) -> str:
+def status_line(tr: Tr, c: EventCard, now: datetime, *, linked: bool, staff: bool = False) -> str:
     """Where the caller stands and what they can do."""
     e = c.event
     if c.mine is not None:
@@ -133,6 +133,8 @@ def status_line(tr: Tr, c: EventCard, now: datetime, *, linked: bool) -> str:
         return tr.t("card.me_registered")
     if e.status == EventStatus.CANCELLED or not is_open(e, now):
         return tr.t("card.me_cannot")
+    if not linked and staff:
+        return tr.t("card.staff_view")
     if not linked:
         return tr.t("card.link_first")
     if e.per_council_limit and c.council_active >= e.per_council_limit:

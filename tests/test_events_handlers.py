@@ -254,3 +254,12 @@ async def test_help_tells_about_the_programme_and_admin(
     assert "/events" in text and "/trainings" in text and "/admin" not in text
     await harness.send(900, "/help")
     assert "/admin" in last_text(harness)
+
+
+async def test_staff_without_a_council_see_the_admin_hint_not_a_register_button(
+    examples: Database, harness: Harness
+) -> None:
+    fin = await event_id(examples, "SM-FIN-2025-12")
+    await harness.press(900, f"ev:o:{fin}")
+    assert "/admin" in last_text(harness)
+    assert harness.request.buttons() == [f"ev:i:{fin}", "ev:l:e:0:0:0"]

@@ -263,3 +263,30 @@ async def test_staff_without_a_council_see_the_admin_hint_not_a_register_button(
     await harness.press(900, f"ev:o:{fin}")
     assert "/admin" in last_text(harness)
     assert harness.request.buttons() == [f"ev:i:{fin}", "ev:l:e:0:0:0"]
+
+
+def test_button_answers_fit_telegrams_200_characters() -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.i18n import Translator
+    from handlers import events as events_handlers
+    from handlers import events_admin
+
+    translator = Translator(ZoneInfo("Europe/Kyiv"))
+    ids = [
+        *events_handlers.ANSWERS.values(),
+        *events_admin.MARK_ANSWERS.values(),
+        "admin.only_staff",
+        "reg.link_first",
+        "cert.not_yours",
+        "admin.marked",
+        "admin.certificates_sent",
+        "admin.cancel_done",
+    ]
+    for lang in ("uk", "en"):
+        tr = translator(lang)
+        for msgid in ids:
+            text = tr.t(msgid, position=9999, changed=9999, sent=9999, issued=9999, told=9999)
+            assert len(text) <= 200, (lang, msgid, len(text))
+        for n in (1, 3, 1000):
+            assert len(tr.tn("reg.council_limit", "reg.council_limit.plural", n)) <= 200

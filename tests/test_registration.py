@@ -230,3 +230,20 @@ async def test_added_seats_go_to_those_waiting_before_a_newcomer(db: Database) -
     assert (late.outcome, late.position) == (Outcome.WAITLISTED, 1)
     assert [p.registration_id for p in late.promoted] != []
     assert (await statuses(db, eid))[b[0]] == RegistrationStatus.REGISTERED
+
+
+async def test_a_lifted_capacity_seats_everyone_waiting(db: Database) -> None:
+    eid = await make_event(db, capacity=1)
+    a, b, c, d = await make_officials(db, 4)
+    await reg(db, eid, a)
+    await reg(db, eid, b, NOW + timedelta(seconds=1))
+    await reg(db, eid, c, NOW + timedelta(seconds=2))
+    async with db.session() as session:
+        event = await session.get(Event, eid)
+        assert event is not None
+        event.capacity = None
+        await session.commit()
+    newcomer = await reg(db, eid, d, NOW + timedelta(seconds=3))
+    assert newcomer.outcome == Outcome.REGISTERED
+    assert len(newcomer.promoted) == 2
+    assert set((await statuses(db, eid)).values()) == {RegistrationStatus.REGISTERED}

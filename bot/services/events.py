@@ -157,15 +157,6 @@ async def seated_count(session: AsyncSession, event_id: int) -> int:
     )
 
 
-async def waitlist_count(session: AsyncSession, event_id: int) -> int:
-    """People waiting for a seat."""
-    return await _count(
-        session,
-        col(Registration.event_id) == event_id,
-        col(Registration.status) == RegistrationStatus.WAITLISTED,
-    )
-
-
 async def waitlist_position(session: AsyncSession, reg: Registration) -> int:
     """1 for the first in line."""
     return await _count(
@@ -177,21 +168,6 @@ async def waitlist_position(session: AsyncSession, reg: Registration) -> int:
             and_(col(Registration.queued_at) == reg.queued_at, col(Registration.id) <= reg.id),
         ),
     )
-
-
-async def _registration(
-    session: AsyncSession, event_id: int, official_id: int
-) -> Registration | None:
-    return (
-        await session.execute(
-            select(Registration)
-            .where(
-                col(Registration.event_id) == event_id,
-                col(Registration.official_id) == official_id,
-            )
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
 
 
 async def register(
@@ -215,28 +191,24 @@ async def register(
         if now > deadline_of(event):
             return RegistrationResult(Outcome.DEADLINE_PASSED)
         limit = event.per_council_limit
-        seated = waiting = 0
-        if limit is not None or event.capacity is not None:
-            # Seats taken, people waiting and this council's registrations, in one query.
-            seated, waiting, council = (
-                await session.execute(
-                    select(
-                        func.count().filter(col(Registration.status).in_(SEATED)),
-                        func.count().filter(
-                            col(Registration.status) == RegistrationStatus.WAITLISTED
-                        ),
-                        func.count().filter(
-                            col(Registration.member_id) == member_id,
-                            col(Registration.status).in_(ACTIVE),
-                        ),
-                    ).where(col(Registration.event_id) == event_id)
-                )
-            ).one()
-            if limit is not None and council >= limit:
-                return RegistrationResult(Outcome.COUNCIL_LIMIT, limit=limit)
+        # Seats taken, people waiting and this council's registrations, in one query.
+        seated, waiting, council = (
+            await session.execute(
+                select(
+                    func.count().filter(col(Registration.status).in_(SEATED)),
+                    func.count().filter(col(Registration.status) == RegistrationStatus.WAITLISTED),
+                    func.count().filter(
+                        col(Registration.member_id) == member_id,
+                        col(Registration.status).in_(ACTIVE),
+                    ),
+                ).where(col(Registration.event_id) == event_id)
+            )
+        ).one()
+        if limit is not None and council >= limit:
+            return RegistrationResult(Outcome.COUNCIL_LIMIT, limit=limit)
         promoted: list[Promotion] = []
-        if waiting and event.capacity is not None and seated < event.capacity:
-            # Seats were added (a re-import raised the capacity): those waiting come first.
+        if waiting and (event.capacity is None or seated < event.capacity):
+            # Seats were added (a re-import raised or lifted the capacity): those waiting first.
             promoted = await _promote(session, event, now)
             seated += len(promoted)
         full = event.capacity is not None and seated >= event.capacity

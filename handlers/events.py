@@ -164,7 +164,9 @@ def _card_keyboard(context: AppContext, card: EventCard) -> InlineKeyboardMarkup
     elif card.mine is None and is_open(e, now):
         if caller.link is None and not caller.is_staff:
             rows.append([(tr.t("access.btn.request"), "acc:new")])
-        elif caller.link is not None:
+        elif caller.link is not None and not (
+            e.per_council_limit and card.council_active >= e.per_council_limit
+        ):
             label = N_("card.btn.wait") if card.seats_left == 0 else N_("card.btn.register")
             rows.append([(tr.t(label), f"ev:r:{e.id}")])
     if e.status == EventStatus.PUBLISHED:

@@ -162,6 +162,7 @@ async def test_refused_after_the_deadline_and_over_the_council_limit(
     await harness.press(TARAS, f"ev:o:{hearing}", lang="en")
     card = last_text(harness)
     assert "From your council:" in card and "already has 2 participants" in card
+    assert f"ev:r:{hearing}" not in harness.request.buttons()  # no button to be refused by
     await harness.press(TARAS, f"ev:r:{hearing}", lang="en")
     assert "already has 2 participants registered" in (harness.request.answers()[-1] or "")
     assert len(await registrations(examples, hearing)) == 6

@@ -45,6 +45,7 @@ MARK_ANSWERS = {
     MarkOutcome.TOO_EARLY: N_("admin.too_early"),
     MarkOutcome.NOT_SEATED: N_("admin.not_seated"),
     MarkOutcome.FORBIDDEN: N_("admin.forbidden"),
+    MarkOutcome.CANCELLED: N_("admin.event_cancelled"),
 }
 
 

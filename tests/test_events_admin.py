@@ -246,3 +246,27 @@ async def test_cancelling_an_event_tells_everyone_in_their_language(
     assert again.outcome == events.Outcome.EVENT_CANCELLED
     await harness.send(OLENA, "/my")
     assert "захід скасовано" in harness.request.texts()[-1]
+
+
+async def test_a_cancelled_training_issues_no_certificates(
+    examples: Database, harness: Harness
+) -> None:
+    await link(harness, examples, OLENA, KREMENCHUK)
+    eid = await training(examples)
+    await register(examples, eid, OLENA)
+    [rid] = (await reg_ids(examples, eid)).values()
+    async with examples.session() as session:
+        event = await session.get(Event, eid)
+        assert event is not None
+        event.status = "cancelled"
+        await session.commit()
+    harness.request.reset()
+    for data in (f"adm:pa:{eid}", f"adm:p:{rid}:0"):
+        await harness.press(ADMIN_ID, data)
+        assert "Захід скасовано" in (harness.request.answers()[-1] or "")
+    assert not harness.request.of("sendDocument")
+    async with examples.session() as session:
+        issued = (
+            await session.execute(select(Certificate).where(col(Certificate.event_id) == eid))
+        ).all()
+    assert issued == []

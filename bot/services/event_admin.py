@@ -192,6 +192,7 @@ class MarkOutcome(StrEnum):
     TOO_EARLY = "too_early"
     NOT_SEATED = "not_seated"
     FORBIDDEN = "forbidden"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,8 @@ async def mark_attendance(
     try:
         if event is None:
             return MarkResult(MarkOutcome.NOT_FOUND)
+        if event.status == EventStatus.CANCELLED:
+            return MarkResult(MarkOutcome.CANCELLED, event_id)  # no certificates for it
         if now < event.starts_at:
             return MarkResult(MarkOutcome.TOO_EARLY, event_id)
         query = (

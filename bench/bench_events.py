@@ -211,7 +211,11 @@ async def _seed_people_and_registrations(
                 select(col(Official.id), col(Official.member_id), col(Official.telegram_id))
             )
         ]
-        event_ids = [int(i or 0) for i in (await session.execute(select(col(Event.id)))).scalars()]
+        capacities = {
+            int(i or 0): cap
+            for i, cap in await session.execute(select(col(Event.id), col(Event.capacity)))
+        }
+        event_ids = list(capacities)
         pairs: set[tuple[int, int]] = set()
         rows: list[dict[str, Any]] = []
         while len(rows) < registrations:
@@ -220,21 +224,30 @@ async def _seed_people_and_registrations(
             if (eid, oid) in pairs:
                 continue
             pairs.add((eid, oid))
-            at = NOW - timedelta(days=rng.randint(1, 200))
+            at = NOW - timedelta(days=rng.randint(1, 200), seconds=rng.randint(0, 86_399))
+            cancelled = rng.random() < 0.1
             rows.append(
                 {
                     "event_id": eid,
                     "official_id": oid,
                     "member_id": mid,
-                    "status": rng.choice(
-                        (RegistrationStatus.REGISTERED,) * 8
-                        + (RegistrationStatus.WAITLISTED, RegistrationStatus.CANCELLED)
-                    ),
+                    "status": RegistrationStatus.CANCELLED if cancelled else None,
                     "queued_at": at,
                     "created_at": at,
                     "updated_at": at,
                 }
             )
+        # As the bot would have left them: seats in order of arrival, then the waitlist.
+        rows.sort(key=lambda r: (r["event_id"], r["queued_at"]))
+        taken: dict[int, int] = {}
+        for r in rows:
+            if r["status"] is None:
+                eid, cap = r["event_id"], capacities[r["event_id"]]
+                seated = cap is None or taken.get(eid, 0) < cap
+                r["status"] = (
+                    RegistrationStatus.REGISTERED if seated else RegistrationStatus.WAITLISTED
+                )
+                taken[eid] = taken.get(eid, 0) + seated
         for start in range(0, len(rows), 5_000):
             await session.execute(insert(Registration), rows[start : start + 5_000])
         await session.commit()

@@ -311,6 +311,9 @@ async def show_my(update: Update, context: AppContext) -> None:
     """/my: my registrations and waitlist places, training hours, certificates."""
     caller = caller_of(context)
     tr = context.tr
+    if caller.link is None and caller.is_staff:
+        await reply(update, tr.t("my.staff_hint"))
+        return
     if caller.link is None:
         await reply(
             update, tr.t("my.not_linked"), inline([[(tr.t("access.btn.request"), "acc:new")]])

@@ -241,6 +241,8 @@ async def test_forged_buttons_change_nothing(examples: Database, harness: Harnes
 async def test_my_for_strangers_and_linked(examples: Database, harness: Harness) -> None:
     await harness.send(STRANGER, "/my")
     assert "під'єднаєте обліковий запис" in last_text(harness)
+    await harness.send(900, "/my")
+    assert "/admin" in last_text(harness)
     await link(harness, examples, OLENA, KREMENCHUK)
     await harness.send(OLENA, "📋 Мої записи")
     text = last_text(harness)

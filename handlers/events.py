@@ -15,7 +15,7 @@ from bot.services import calendar, events
 from bot.services.events import EventCard, Outcome, Promotion, is_open
 from handlers import events_render as render
 from handlers.common import answer, caller_of, inline, reply, show
-from models import Event, EventStatus, RegistrationStatus
+from models import Event, RegistrationStatus
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +169,8 @@ def _card_keyboard(context: AppContext, card: EventCard) -> InlineKeyboardMarkup
         ):
             label = N_("card.btn.wait") if card.seats_left == 0 else N_("card.btn.register")
             rows.append([(tr.t(label), f"ev:r:{e.id}")])
-    if e.status == EventStatus.PUBLISHED:
-        rows.append([(tr.t("card.btn.calendar"), f"ev:i:{e.id}")])
+    # A cancelled event's file marks the calendar entry cancelled (same UID, higher SEQUENCE).
+    rows.append([(tr.t("card.btn.calendar"), f"ev:i:{e.id}")])
     cat = "t" if e.category == "training" else "e"
     rows.append([(tr.t("card.btn.back"), f"ev:l:{cat}:0:0:0")])
     return inline(rows)

@@ -388,6 +388,7 @@ async def on_cancel_do(update: Update, context: AppContext) -> None:
                     when=events_render.when(their, event.starts_at, event.ends_at),
                 ),
                 parse_mode="HTML",
+                reply_markup=inline([[(their.t("card.btn.calendar_update"), f"ev:i:{event.id}")]]),
             )
             told += 1
         except TelegramError:

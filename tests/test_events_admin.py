@@ -6,6 +6,7 @@ import io
 import re
 from datetime import timedelta
 
+from icalendar import Calendar
 from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -238,6 +239,13 @@ async def test_cancelling_an_event_tells_everyone_in_their_language(
     assert "повідомлено учасників: 2" in (harness.request.answers()[-1] or "")
     assert "Захід скасовано" in harness.request.texts(OLENA)[-1]
     assert "Event cancelled" in harness.request.texts(TARAS)[-1]
+    # Their calendars can follow: the file now says CANCELLED, same UID, higher SEQUENCE.
+    harness.request.reset()
+    await harness.press(TARAS, f"ev:i:{eid}", lang="en")
+    [doc] = harness.request.of("sendDocument")
+    [(_, content, _)] = doc.params["_files"].values()
+    [vevent] = Calendar.from_ical(content).walk("VEVENT")
+    assert (str(vevent["STATUS"]), int(str(vevent["SEQUENCE"]))) == ("CANCELLED", 1)
     official_id, member_id = await official_of(examples, OLENA)
     async with examples.session() as session:
         again = await events.register(

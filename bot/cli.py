@@ -13,6 +13,7 @@ may create it), fail with `_fail(tr.t(...))`.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -444,6 +445,7 @@ def _do_import(kind: ImportKind, path: Path) -> None:
                     today=clock.today(),
                     now=clock.now(),
                     progress=step,
+                    tz=settings.tz,
                 )
 
         result = _with_db(settings, work)
@@ -485,6 +487,30 @@ def import_payments(file: FileArg) -> None:
     from bot.services.imports import ImportKind
 
     _do_import(ImportKind.PAYMENTS, file)
+
+
+@import_app.command("sections", help=N_("cli.help.import.sections"))
+def import_sections(file: FileArg) -> None:
+    """Thematic sections: code,name_uk,name_en (adds new codes, renames known ones)."""
+    from bot.services.imports import ImportKind
+
+    _do_import(ImportKind.SECTIONS, file)
+
+
+@import_app.command("events", help=N_("cli.help.import.events"))
+def import_events(file: FileArg) -> None:
+    """Events: code,kind,title_uk,title_en,starts_at,ends_at,location,capacity,..."""
+    from bot.services.imports import ImportKind
+
+    _do_import(ImportKind.EVENTS, file)
+
+
+@import_app.command("trainings", help=N_("cli.help.import.trainings"))
+def import_trainings(file: FileArg) -> None:
+    """Trainings: code,format,title_uk,title_en,starts_at,ends_at,hours,capacity,..."""
+    from bot.services.imports import ImportKind
+
+    _do_import(ImportKind.TRAININGS, file)
 
 
 @app.command(help=N_("cli.help.invite"))
@@ -855,6 +881,38 @@ def demo(
         council=council, lang=language, role=Role(as_role.value), db=db, files=files
     )
     raise typer.Exit(run(options))
+
+
+certificate_app = typer.Typer(help=N_("cli.help.certificate"), no_args_is_help=True)
+app.add_typer(certificate_app, name="certificate")
+
+
+@certificate_app.command("verify", help=N_("cli.help.certificate.verify"))
+def certificate_verify(
+    code: Annotated[
+        str,
+        typer.Argument(help=N_("cli.help.certificate.code"), metavar=CODE, show_default=False),
+    ],
+) -> None:
+    """Check a certificate by its verification code; exits 1 if there is no such certificate."""
+    import html
+
+    from bot.services import certificates
+    from handlers.certificates import verification
+
+    settings = _settings()
+    tr = _tr()
+    _ready(settings)
+
+    async def work(db: Database) -> certificates.CertificateView | None:
+        async with db.session() as session:
+            return await certificates.by_code(session=session, code=code)
+
+    view = _with_db(settings, work)
+    text = html.unescape(re.sub(r"<[^>]+>", "", verification(tr, view, code)))  # plain text
+    if view is None:
+        raise _fail(text)
+    out().print(text, highlight=False, markup=False)
 
 
 def _unexpected(exc: BaseException, tr: Tr) -> int:

@@ -8,13 +8,28 @@ from telegram import Update
 from telegram.ext import Application, TypeHandler, filters
 
 from bot.i18n import Translator
-from handlers import access, access_request, dues, errors, fallback, help, settings, start
+from handlers import (
+    access,
+    access_request,
+    certificates,
+    dues,
+    errors,
+    events,
+    events_admin,
+    fallback,
+    help,
+    settings,
+    start,
+)
 from handlers.common import (
     MENU,
     MENU_DUES,
+    MENU_EVENTS,
     MENU_HELP,
+    MENU_MY,
     MENU_REQUEST,
     MENU_SETTINGS,
+    MENU_TRAININGS,
     label_pattern,
 )
 
@@ -31,6 +46,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], translator: Transla
         # The conversation first: it owns free text (but never menu labels or commands).
         + access_request.handlers(label(MENU_REQUEST), label(*MENU))
         + dues.handlers(label(MENU_DUES))
+        + events.handlers(label(MENU_EVENTS), label(MENU_TRAININGS), label(MENU_MY))
+        + events_admin.handlers()
+        + certificates.handlers()
         + settings.handlers(label(MENU_SETTINGS))
         + help.handlers(label(MENU_HELP))
         + fallback.handlers()  # must stay last

@@ -10,6 +10,9 @@ from locales import LANGUAGES
 
 COMMANDS = {
     "dues": N_("command.dues"),
+    "events": N_("command.events"),
+    "trainings": N_("command.trainings"),
+    "my": N_("command.my"),
     "help": N_("command.help"),
     "settings": N_("command.settings"),
     "start": N_("command.start"),

@@ -28,9 +28,12 @@ MENU_DUES = N_("menu.dues")
 MENU_HELP = N_("menu.help")
 MENU_SETTINGS = N_("menu.settings")
 MENU_REQUEST = N_("menu.request_access")
+MENU_EVENTS = N_("menu.events")
+MENU_TRAININGS = N_("menu.trainings")
+MENU_MY = N_("menu.my")
 LANGUAGE_NAMES = {"uk": N_("lang.uk"), "en": N_("lang.en")}
 MAX_MESSAGE = 4096  # Telegram's limit for one message text
-MENU = (MENU_DUES, MENU_HELP, MENU_SETTINGS, MENU_REQUEST)
+MENU = (MENU_DUES, MENU_HELP, MENU_SETTINGS, MENU_REQUEST, MENU_EVENTS, MENU_TRAININGS, MENU_MY)
 # What Telegram answers (403) when a person can no longer receive anything from the bot.
 GONE = ("bot was blocked by the user", "user is deactivated")
 
@@ -47,9 +50,13 @@ def menu(tr: Tr, caller: Caller | bool | None) -> ReplyKeyboardMarkup:
         caller if isinstance(caller, bool) else bool(caller and (caller.link or caller.is_staff))
     )
     first = tr.t(MENU_DUES) if linked else tr.t(MENU_REQUEST)
+    programme = [KeyboardButton(tr.t(MENU_EVENTS)), KeyboardButton(tr.t(MENU_TRAININGS))]
+    if linked:
+        programme.append(KeyboardButton(tr.t(MENU_MY)))
     return ReplyKeyboardMarkup(
         [
             [KeyboardButton(first)],
+            programme,
             [KeyboardButton(tr.t(MENU_HELP)), KeyboardButton(tr.t(MENU_SETTINGS))],
         ],
         resize_keyboard=True,

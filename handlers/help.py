@@ -34,6 +34,9 @@ async def show_help(update: Update, context: AppContext) -> None:
     parts = [tr.t("help.intro"), tr.t(BY_SCOPE[scope], name=name, region=region)]
     if scope == Scope.ALL and link is not None:
         parts.append(tr.t("help.staff_linked", name=name))
+    parts.append(tr.t("help.programme"))
+    if scope in (Scope.REGION, Scope.ALL):
+        parts.append(tr.t("help.admin_events"))
     parts.append(tr.t("help.commands"))
     await reply(update, "\n\n".join(parts), menu(tr, caller))
 

@@ -10,10 +10,11 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.context import AppContext
 from bot.i18n import N_, Tr
-from bot.services import callers, invites
+from bot.services import callers, certificates, invites
 from bot.services.invites import InviteOutcome, Redeemed
 from handlers import render
 from handlers.callback_data import INVITE_CODE, Callback
+from handlers.certificates import verify as verify_certificate
 from handlers.common import answer, caller_of, esc, inline, menu, reply, show
 
 # Telegram deep-link payloads: up to 64 characters of A-Z, a-z, 0-9, _ and -.
@@ -26,7 +27,7 @@ FAILED = {
 SWITCH = Callback("inv:sw", (INVITE_CODE,))  # yes, move me to the invite's council
 KEEP = Callback("inv:keep")  # no, keep my council
 # What the bot does, one line each, in the welcome; a feature that lands adds its line here.
-WELCOME_FEATURES = [N_("start.feature.dues")]
+WELCOME_FEATURES = [N_("start.feature.dues"), N_("start.programme")]
 
 
 async def _profile(update: Update) -> callers.Profile:
@@ -43,13 +44,14 @@ async def _profile(update: Update) -> callers.Profile:
 
 def _welcome(tr: Tr, caller: callers.Caller) -> str:
     if caller.link:
-        return tr.t(
+        linked = tr.t(
             "start.welcome_linked",
             name=esc(tr.name(caller.link.member_name_uk, caller.link.member_name_en)),
             role=render.role(tr, caller.link.role),
         )
+        return "\n\n".join([linked, tr.t("start.programme")])
     if caller.is_staff:
-        return tr.t("start.welcome_staff")
+        return "\n\n".join([tr.t("start.welcome_staff"), tr.t("start.programme")])
     features = "\n".join(tr.t(msgid) for msgid in WELCOME_FEATURES)
     return "\n\n".join([tr.t("start.welcome"), features, tr.t("start.how_to_join")])
 
@@ -91,6 +93,9 @@ async def start(update: Update, context: AppContext) -> None:
     code = (context.args or [""])[0]
     if not code:
         await reply(update, _welcome(context.tr, caller), menu(context.tr, caller))
+        return
+    if code.startswith(certificates.VERIFY_PREFIX):  # the QR code on a certificate
+        await verify_certificate(update, context, code.removeprefix(certificates.VERIFY_PREFIX))
         return
     result = await _redeem(update, context, code, switch=False)
     tr = context.tr

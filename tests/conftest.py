@@ -69,10 +69,10 @@ async def db(migrated: Database) -> AsyncIterator[Database]:
 
 
 async def load_examples(db: Database, *, today: date = TODAY) -> None:
-    """The sample councils, roster, charges (2025 accrued at 1.16) and payments."""
+    """The sample councils, roster, charges (2025 accrued at 1.16), payments and programme."""
     from decimal import Decimal
 
-    from bot.services import dues
+    from bot.services import dues, programme_seed
 
     async with db.session() as session:
         for kind in (ImportKind.MEMBERS, ImportKind.OFFICIALS, ImportKind.CHARGES):
@@ -100,6 +100,20 @@ async def load_examples(db: Database, *, today: date = TODAY) -> None:
             now=NOW,
         )
         assert result.ok, result.problems
+        # The programme: sections, events, trainings and some registrations.
+        for kind in (ImportKind.SECTIONS, ImportKind.EVENTS, ImportKind.TRAININGS):
+            result = await import_csv(
+                session=session,
+                kind=kind,
+                data=(EXAMPLES / f"{kind.value}.csv").read_bytes(),
+                today=today,
+                now=NOW,
+            )
+            assert result.ok, result.problems
+        seeded = await programme_seed.seed_registrations(
+            session=session, data=(EXAMPLES / "registrations.csv").read_bytes(), now=NOW
+        )
+        assert not seeded.problems, seeded.problems
 
 
 @pytest.fixture

@@ -49,6 +49,9 @@ class RecordingRequest(BaseRequest):
         params: dict[str, Any] = {}
         for key, value in (request_data.parameters if request_data else {}).items():
             params[key] = value
+        if request_data is not None and request_data.contains_files:
+            # Uploaded files: {field: (file name, bytes, MIME type)}.
+            params["_files"] = dict(request_data.multipart_data)
         self.calls.append(RecordedCall(api, params))
         if api in self.fail:
             raise self.fail.pop(api)
@@ -64,6 +67,22 @@ class RecordingRequest(BaseRequest):
                 "can_join_groups": True,
                 "can_read_all_group_messages": False,
                 "supports_inline_queries": False,
+            }
+        if api == "sendDocument":
+            chat_id = int(params.get("chat_id", 0))
+            name, content, mime = next(iter(params.get("_files", {}).values()))
+            return {
+                "message_id": next(self._message_ids),
+                "date": 1_700_000_000,
+                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+                "from": {"id": self.BOT_ID, "is_bot": True, "first_name": "AMU"},
+                "document": {
+                    "file_id": f"doc{len(self.calls)}",
+                    "file_unique_id": f"u{len(self.calls)}",
+                    "file_name": name,
+                    "mime_type": mime,
+                    "file_size": len(content),
+                },
             }
         if api in ("sendMessage", "editMessageText"):
             chat_id = int(params.get("chat_id", 0))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,13 @@ class ImportKind(StrEnum):
     OFFICIALS = "officials"
     CHARGES = "charges"
     PAYMENTS = "payments"
+    SECTIONS = "sections"
+    EVENTS = "events"
+    TRAININGS = "trainings"
+
+
+# The programme (sections, events, trainings) is imported by bot.services.programme_imports.
+PROGRAMME = (ImportKind.SECTIONS, ImportKind.EVENTS, ImportKind.TRAININGS)
 
 
 REQUIRED: dict[ImportKind, tuple[str, ...]] = {
@@ -43,8 +51,39 @@ REQUIRED: dict[ImportKind, tuple[str, ...]] = {
     ImportKind.OFFICIALS: ("member_code", "full_name", "position", "phone", "email"),
     ImportKind.CHARGES: ("member_code", "year", "kind", "amount", "due_date"),
     ImportKind.PAYMENTS: ("member_code", "amount", "paid_on", "reference"),
+    ImportKind.SECTIONS: ("code", "name_uk", "name_en"),
+    ImportKind.EVENTS: (
+        "code",
+        "kind",
+        "title_uk",
+        "title_en",
+        "starts_at",
+        "ends_at",
+        "location",
+        "capacity",
+        "registration_deadline",
+        "section",
+        "description_uk",
+        "description_en",
+    ),
+    ImportKind.TRAININGS: (
+        "code",
+        "format",
+        "title_uk",
+        "title_en",
+        "starts_at",
+        "ends_at",
+        "hours",
+        "capacity",
+        "registration_deadline",
+        "description_uk",
+        "description_en",
+    ),
 }
-OPTIONAL: dict[ImportKind, tuple[str, ...]] = {ImportKind.PAYMENTS: ("year", "kind")}
+OPTIONAL: dict[ImportKind, tuple[str, ...]] = {
+    ImportKind.PAYMENTS: ("year", "kind"),
+    ImportKind.EVENTS: ("per_council_limit",),
+}
 
 EDRPOU = re.compile(r"^[0-9]{8}$")
 # Excel reads 04057287 as a number and saves 4057287: seven digits mean a lost leading zero.
@@ -57,6 +96,7 @@ MAX_REFERENCE = 100
 MAX_POPULATION = 10_000_000
 YEARS = range(1990, 2101)
 CHUNK = 5_000
+KYIV = ZoneInfo("Europe/Kyiv")
 
 Progress = Callable[[int, int], None]  # (rows done, rows in all)
 
@@ -249,14 +289,23 @@ async def import_csv(
     today: date,
     now: datetime,
     progress: Progress | None = None,
+    tz: ZoneInfo = KYIV,
 ) -> ImportResult:
-    """Validate every row; write all of them in one transaction, or nothing if any is bad."""
+    """Validate every row; write all of them in one transaction, or nothing if any is bad.
+
+    `tz` is the zone of programme times written without an offset.
+    """
     result = ImportResult(kind)
     text = _decode(data, result.problems)
     rows = list(_rows(kind, text, result.problems))
     result.rows = len(rows)
-    importer = _IMPORTERS[kind]
-    await importer(session, rows, result, today, now, progress)
+    if kind in PROGRAMME:
+        from bot.services import programme_imports
+
+        await programme_imports.IMPORTERS[kind](session, rows, result, now=now, tz=tz)
+    else:
+        importer = _IMPORTERS[kind]
+        await importer(session, rows, result, today, now, progress)
     if result.problems:
         await session.rollback()
         result.created = result.updated = result.unchanged = 0

@@ -203,4 +203,8 @@ async def load_samples(
         fund_rate=accrual.fund_rate,
     )
     await load(ImportKind.PAYMENTS)
+    if "registrations" in files:  # who has signed up already, so the programme is not empty
+        from bot.services.programme_seed import seed_registrations
+
+        await seed_registrations(session=session, data=files["registrations"], now=now)
     return results

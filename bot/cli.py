@@ -762,11 +762,12 @@ def dues_table(report: DuesReport, tr: Tr, width: int) -> Table:
                     combined, justify="right", no_wrap=True, min_width=need("charged")
                 )
                 continue
+            if column == "region":  # the one column that may fold, at a space
+                longest_word = max(len(w) for v in cells["region"] for w in v.split())
+                table.add_column(headers[column], min_width=longest_word)
+                continue
             table.add_column(
-                headers[column],
-                justify="left" if column == "region" else "right",
-                no_wrap=column != "region",
-                min_width=need(column),
+                headers[column], justify="right", no_wrap=True, min_width=need(column)
             )
         for i, g in enumerate(groups):
             row = [

@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
+from sqlmodel import col
 
 from bot.db import Database
 from bot.demo import samples
@@ -21,6 +23,7 @@ from bot.services.sample_data import (
     shift_csv,
     shift_date,
 )
+from models import Event, Registration
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -128,7 +131,9 @@ async def test_loading_the_moved_samples_shows_this_years_dues(db: Database) -> 
             today=today,
             now=datetime(2027, 12, 1, 9, 0, tzinfo=UTC),
         )
-        assert [r.kind.value for r in results] == ["members", "officials", "charges", "payments"]
+        kinds = [r.kind.value for r in results]
+        programme = ["sections", "events", "trainings"]
+        assert kinds == ["members", "officials", "charges", *programme, "payments"]
         assert all(r.ok for r in results), [r.problems for r in results]
         kremenchuk = await members.member_by_code(session=session, code="04057287")
         assert kremenchuk is not None and kremenchuk.id is not None
@@ -139,6 +144,12 @@ async def test_loading_the_moved_samples_shows_this_years_dues(db: Database) -> 
     # As examples/README.md says of 2025: 248,530.00 each, 200,000.00 paid on membership.
     assert [line.amount_kop for line in this_year.lines] == [24_853_000, 24_853_000]
     assert this_year.paid_kop == 20_000_000
+    # The programme moved with the dues: what lay ahead of the samples' day lies ahead of today.
+    async with db.session() as session:
+        starts = (await session.execute(select(col(Event.starts_at)))).scalars().all()
+        seated = (await session.execute(select(func.count()).select_from(Registration))).scalar()
+    assert min(starts).year == 2027 and sum(s.date() > today for s in starts) >= 10
+    assert seated  # the sample registrations were seeded too
 
 
 def test_seed_command_writes_the_moved_files_for_run_with_examples(

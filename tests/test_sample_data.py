@@ -70,6 +70,20 @@ def test_shift_csv_moves_dates_years_datetimes_and_references() -> None:
     assert shift_csv(data, 2).decode().splitlines()[0] == data.decode().splitlines()[0]
 
 
+def test_years_named_in_titles_and_descriptions_move_but_codes_keep_theirs() -> None:
+    data = (
+        "code,title_uk,description_en,location\n"
+        "FORUM-2026,Форум 2026,Budgets of 2025 and the tax in 2026; 12025 stays,Київ 2025\n"
+    ).encode()
+    (row,) = rows(shift_csv(data, 1))
+    assert row == {
+        "code": "FORUM-2026",
+        "title_uk": "Форум 2027",
+        "description_en": "Budgets of 2026 and the tax in 2027; 12025 stays",
+        "location": "Київ 2025",
+    }
+
+
 def test_a_cell_that_is_not_a_date_is_left_for_the_importer_to_report() -> None:
     data = b"code,joined_on\n1,soon\n2,2025-13-45\n"
     assert rows(shift_csv(data, 3)) == [

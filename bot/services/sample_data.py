@@ -34,6 +34,10 @@ YEAR_COLUMNS = frozenset({"year"})
 # Bank references carry the year of the payment: ПД-2025-000071, PN-2025-0030.
 REFERENCE_YEAR = re.compile(r"^(\D*-)(\d{4})(-.*)$")
 LEADING_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+# Titles and descriptions speak of their own years ("budgets of 2025", "Forum 2026"): those
+# years move too, so a moved programme still reads true. Codes keep theirs: they are ids.
+TEXT_COLUMNS = frozenset({"title_uk", "title_en", "description_uk", "description_en"})
+YEAR_IN_TEXT = re.compile(r"(?<!\d)(19|20)(\d{2})(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ def _shift_cell(column: str, value: str, years: int) -> str:
         except ValueError:
             return value
         return moved.isoformat() + value[match.end() :]
+    if column in TEXT_COLUMNS:
+        return YEAR_IN_TEXT.sub(lambda m: str(int(m.group(0)) + years), value)
     if column == "reference":
         ref = REFERENCE_YEAR.match(value)
         if ref is not None:

@@ -38,6 +38,8 @@ PAGE = Part(r"[0-9]{1,4}", "9999")
 LANGUAGE = Part(r"uk|en", "uk")
 DECISION = Part(r"ok|no", "ok")
 INVITE_CODE = Part(r"[A-Za-z0-9_-]{1,32}", "x" * 32)  # invites are 16 characters today
+CATALOG = Part(r"e|t", "e")  # the events (e) or the trainings (t) catalog
+CHOICE = Part(r"[0-9]{1,2}", "99")  # a place in a short fixed list (an event kind); 0 for all
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ class Callback:
 
     def __post_init__(self) -> None:
         groups = "".join(f":({p.pattern})" for p in self.parts)
-        object.__setattr__(self, "pattern", re.compile(f"^{re.escape(self.prefix)}{groups}$"))
+        # \Z, not $: $ also matches before a final newline, so "x:1\n" would pass as "x:1".
+        object.__setattr__(self, "pattern", re.compile(f"^{re.escape(self.prefix)}{groups}\\Z"))
         Callback.every.append(self)
 
     def build(self, *values: object) -> str:

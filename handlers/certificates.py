@@ -7,18 +7,19 @@ from typing import Any
 
 from telegram import InputFile, Update
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler
+from telegram.ext import BaseHandler
 
 from bot.context import AppContext
 from bot.i18n import Tr
 from bot.services import certificate_pdf, certificates
 from bot.services.certificates import CertificateView
+from handlers.callback_data import ID, Callback
 from handlers.common import answer, caller_of, esc, reply
 from handlers.events_render import kind_name
 
 log = logging.getLogger(__name__)
 
-DOWNLOAD = r"^my:c:(\d{1,9})$"
+DOWNLOAD = Callback("my:c", (ID,))  # one's own certificate again, from /my
 
 
 def dates(tr: Tr, view: CertificateView) -> str:
@@ -72,7 +73,6 @@ async def send_certificate(
         chat_id,
         InputFile(pdf, filename=f"{view.number}.pdf"),
         caption=tr.t("cert.caption", title=esc(view.title(tr.lang)), code=view.code),
-        parse_mode="HTML",
     )
 
 
@@ -119,8 +119,7 @@ async def verify(update: Update, context: AppContext, code: str) -> None:
 
 async def on_download(update: Update, context: AppContext) -> None:
     """Send one's own certificate again (from /my)."""
-    assert context.matches is not None  # noqa: S101 - set by the pattern
-    cert_id = int(context.matches[0].group(1))
+    (cert_id,) = DOWNLOAD.numbers(context.matches)
     caller = caller_of(context)
     tr = context.tr
     async with context.db.session() as session:
@@ -141,4 +140,4 @@ async def on_download(update: Update, context: AppContext) -> None:
 
 def handlers() -> list[BaseHandler[Update, AppContext, Any]]:
     """The handlers of this feature."""
-    return [CallbackQueryHandler(on_download, pattern=DOWNLOAD)]
+    return [DOWNLOAD.handler(on_download)]

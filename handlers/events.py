@@ -7,24 +7,27 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import AppContext
 from bot.i18n import N_
 from bot.services import calendar, events
 from bot.services.events import EventCard, Outcome, Promotion, RegistrationStatus, is_open
 from handlers import events_render as render
+from handlers.access_request import NEW_REQUEST
+from handlers.callback_data import CATALOG, CHOICE, ID, PAGE, Callback
+from handlers.certificates import DOWNLOAD
 from handlers.common import answer, caller_of, inline, reply, show
 
 log = logging.getLogger(__name__)
 
-LIST = r"^ev:l:([et]):(\d{1,2}):(\d{1,6}):(\d{1,4})$"
-KIND_MENU = r"^ev:fk:([et]):(\d{1,6})$"
-SECTION_MENU = r"^ev:fs:([et]):(\d{1,2})$"
-OPEN = r"^ev:o:(\d{1,9})$"
-REGISTER = r"^ev:r:(\d{1,9})$"
-CANCEL = r"^ev:c:(\d{1,9})$"
-ICS = r"^ev:i:(\d{1,9})$"
+LIST = Callback("ev:l", (CATALOG, CHOICE, ID, PAGE))  # a page: catalog, kind, section (0: all)
+KIND_MENU = Callback("ev:fk", (CATALOG, ID))  # choose a kind, keeping the section
+SECTION_MENU = Callback("ev:fs", (CATALOG, CHOICE))  # choose a section, keeping the kind
+OPEN = Callback("ev:o", (ID,))  # an event's card
+REGISTER = Callback("ev:r", (ID,))  # register, or join the waitlist
+CANCEL = Callback("ev:c", (ID,))  # give up one's seat or waitlist place
+ICS = Callback("ev:i", (ID,))  # the event as a calendar file
 TITLE_ON_BUTTON = 40
 
 ANSWERS = {
@@ -39,11 +42,6 @@ ANSWERS = {
     Outcome.DEADLINE_PASSED: N_("reg.deadline_passed"),
     Outcome.STARTED: N_("reg.started"),
 }
-
-
-def _groups(context: AppContext) -> tuple[str, ...]:
-    assert context.matches is not None  # noqa: S101 - set by the pattern
-    return context.matches[0].groups()
 
 
 def _short(title: str) -> str:
@@ -73,25 +71,24 @@ async def _catalog(
         [
             (
                 f"{tr.datetime(item.starts_at, 'd.MM')} · {_short(item.title(tr.lang))}",
-                f"ev:o:{item.id}",
+                OPEN.build(item.id),
             )
         ]
         for item in result.items
     ]
     nav = []
     if result.page > 0:
-        nav.append((tr.t("events.btn.prev"), f"ev:l:{cat}:{kind_no}:{sid}:{result.page - 1}"))
+        nav.append((tr.t("events.btn.prev"), LIST.build(cat, kind_no, sid, result.page - 1)))
     if result.page + 1 < result.pages:
-        nav.append((tr.t("events.btn.next"), f"ev:l:{cat}:{kind_no}:{sid}:{result.page + 1}"))
+        nav.append((tr.t("events.btn.next"), LIST.build(cat, kind_no, sid, result.page + 1)))
     if nav:
         rows.append(nav)
-    filters_row = [(tr.t("events.btn.kind"), f"ev:fk:{cat}:{sid}")]
+    filters_row = [(tr.t("events.btn.kind"), KIND_MENU.build(cat, sid))]
     if cat == "e":
-        filters_row.append((tr.t("events.btn.section"), f"ev:fs:{cat}:{kind_no}"))
+        filters_row.append((tr.t("events.btn.section"), SECTION_MENU.build(cat, kind_no)))
     rows.append(filters_row)
-    text = render.catalog(
-        tr, cat, result, kind, section.name(tr.lang) if section is not None else None
-    )
+    section_name = tr.name(section.name_uk, section.name_en) if section is not None else None
+    text = render.catalog(tr, cat, result, kind, section_name)
     await show(update, text, inline(rows))
 
 
@@ -107,19 +104,20 @@ async def show_trainings(update: Update, context: AppContext) -> None:
 
 async def on_list(update: Update, context: AppContext) -> None:
     """Another page, or the list with a filter applied."""
-    cat, kind_no, section_id, page = _groups(context)
+    cat, kind_no, section_id, page = LIST.parse(context.matches)
     await answer(update)
     await _catalog(update, context, cat, int(kind_no), int(section_id), int(page))
 
 
 async def on_kind_menu(update: Update, context: AppContext) -> None:
     """Choose a kind (events) or format (trainings)."""
-    cat, section_id = _groups(context)
+    cat, section = KIND_MENU.parse(context.matches)
+    section_id = int(section)
     tr = context.tr
     await answer(update)
-    rows = [[(tr.t("events.btn.all"), f"ev:l:{cat}:0:{section_id}:0")]]
+    rows = [[(tr.t("events.btn.all"), LIST.build(cat, 0, section_id, 0))]]
     rows += [
-        [(render.kind_name(tr, kind), f"ev:l:{cat}:{n}:{section_id}:0")]
+        [(render.kind_name(tr, kind), LIST.build(cat, n, section_id, 0))]
         for n, kind in enumerate(render.KINDS[cat], start=1)
     ]
     await show(update, tr.t("events.choose_kind"), inline(rows))
@@ -127,13 +125,16 @@ async def on_kind_menu(update: Update, context: AppContext) -> None:
 
 async def on_section_menu(update: Update, context: AppContext) -> None:
     """Choose a thematic section."""
-    cat, kind_no = _groups(context)
+    cat, kind = SECTION_MENU.parse(context.matches)
+    kind_no = int(kind)
     tr = context.tr
     await answer(update)
     async with context.db.session() as session:
         sections = await events.sections(session=session)
-    rows = [[(tr.t("events.btn.all"), f"ev:l:{cat}:{kind_no}:0:0")]]
-    rows += [[(s.name(tr.lang), f"ev:l:{cat}:{kind_no}:{s.id}:0")] for s in sections]
+    rows = [[(tr.t("events.btn.all"), LIST.build(cat, kind_no, 0, 0))]]
+    rows += [
+        [(tr.name(s.name_uk, s.name_en), LIST.build(cat, kind_no, s.id, 0))] for s in sections
+    ]
     await show(update, tr.t("events.choose_section"), inline(rows))
 
 
@@ -159,19 +160,19 @@ def _card_keyboard(context: AppContext, card: EventCard) -> InlineKeyboardMarkup
         RegistrationStatus.WAITLISTED,
     )
     if active and now < e.starts_at:
-        rows.append([(tr.t("card.btn.cancel"), f"ev:c:{e.id}")])
+        rows.append([(tr.t("card.btn.cancel"), CANCEL.build(e.id))])
     elif card.mine is None and is_open(e, now):
         if caller.link is None and not caller.is_staff:
-            rows.append([(tr.t("access.btn.request"), "acc:new")])
+            rows.append([(tr.t("access.btn.request"), NEW_REQUEST.build())])
         elif caller.link is not None and not (
             e.per_council_limit and card.council_active >= e.per_council_limit
         ):
             label = N_("card.btn.wait") if card.seats_left == 0 else N_("card.btn.register")
-            rows.append([(tr.t(label), f"ev:r:{e.id}")])
+            rows.append([(tr.t(label), REGISTER.build(e.id))])
     # A cancelled event's file marks the calendar entry cancelled (same UID, higher SEQUENCE).
-    rows.append([(tr.t("card.btn.calendar"), f"ev:i:{e.id}")])
+    rows.append([(tr.t("card.btn.calendar"), ICS.build(e.id))])
     cat = "t" if e.category == "training" else "e"
-    rows.append([(tr.t("card.btn.back"), f"ev:l:{cat}:0:0:0")])
+    rows.append([(tr.t("card.btn.back"), LIST.build(cat, 0, 0, 0))])
     return inline(rows)
 
 
@@ -195,13 +196,13 @@ async def _present_card(
 
 async def on_open(update: Update, context: AppContext) -> None:
     """Open an event's card."""
-    (event_id,) = _groups(context)
-    card = await _card(context, int(event_id))
+    (event_id,) = OPEN.numbers(context.matches)
+    card = await _card(context, event_id)
     if card is None:
         await answer(update, context.tr.t("reg.not_found"), alert=True)
         return
     await answer(update)
-    await _present_card(update, context, int(event_id), card)
+    await _present_card(update, context, event_id, card)
 
 
 async def tell_promoted(context: AppContext, promotions: list[Promotion]) -> None:
@@ -220,8 +221,7 @@ async def tell_promoted(context: AppContext, promotions: list[Promotion]) -> Non
             await context.bot.send_message(
                 p.contact.telegram_id,
                 render.promoted(tr, found),
-                parse_mode="HTML",
-                reply_markup=inline([[(tr.t("card.btn.open"), f"ev:o:{found.id}")]]),
+                reply_markup=inline([[(tr.t("card.btn.open"), OPEN.build(found.id))]]),
             )
         except TelegramError:
             # One unreachable person must not cost the caller their answer.
@@ -230,7 +230,7 @@ async def tell_promoted(context: AppContext, promotions: list[Promotion]) -> Non
 
 async def on_register(update: Update, context: AppContext) -> None:
     """Register in one tap (or join the waitlist when the event is full)."""
-    (event_id,) = _groups(context)
+    (event_id,) = REGISTER.numbers(context.matches)
     caller = caller_of(context)
     tr = context.tr
     if caller.link is None:
@@ -238,13 +238,13 @@ async def on_register(update: Update, context: AppContext) -> None:
         await reply(
             update,
             tr.t("reg.link_first_long"),
-            inline([[(tr.t("access.btn.request"), "acc:new")]]),
+            inline([[(tr.t("access.btn.request"), NEW_REQUEST.build())]]),
         )
         return
     async with context.db.session() as session:
         result = await events.register(
             session=session,
-            event_id=int(event_id),
+            event_id=event_id,
             official_id=caller.link.official_id,
             member_id=caller.link.member_id,
             now=context.clock.now(),
@@ -255,13 +255,13 @@ async def on_register(update: Update, context: AppContext) -> None:
         text = tr.t(ANSWERS[result.outcome], position=result.position)
     await answer(update, text, alert=result.outcome not in (Outcome.REGISTERED,))
     if result.outcome != Outcome.NOT_FOUND:
-        await _present_card(update, context, int(event_id))
+        await _present_card(update, context, event_id)
     await tell_promoted(context, result.promoted)
 
 
 async def on_cancel(update: Update, context: AppContext) -> None:
     """Give up one's seat or waitlist place; whoever is promoted is told."""
-    (event_id,) = _groups(context)
+    (event_id,) = CANCEL.numbers(context.matches)
     caller = caller_of(context)
     tr = context.tr
     if caller.link is None:
@@ -270,23 +270,23 @@ async def on_cancel(update: Update, context: AppContext) -> None:
     async with context.db.session() as session:
         result = await events.cancel_registration(
             session=session,
-            event_id=int(event_id),
+            event_id=event_id,
             official_id=caller.link.official_id,
             now=context.clock.now(),
         )
     text = tr.t(ANSWERS[result.outcome])
     await answer(update, text, alert=result.outcome != Outcome.CANCELLED)
     if result.outcome != Outcome.NOT_FOUND:
-        await _present_card(update, context, int(event_id))
+        await _present_card(update, context, event_id)
     await tell_promoted(context, result.promoted)
 
 
 async def on_calendar(update: Update, context: AppContext) -> None:
     """Send the event as an .ics file."""
-    (event_id,) = _groups(context)
+    (event_id,) = ICS.numbers(context.matches)
     tr = context.tr
     async with context.db.session() as session:
-        event = await events.event_by_id(session=session, event_id=int(event_id))
+        event = await events.event_by_id(session=session, event_id=event_id)
     if event is None:
         await answer(update, tr.t("reg.not_found"), alert=True)
         return
@@ -315,16 +315,18 @@ async def show_my(update: Update, context: AppContext) -> None:
         return
     if caller.link is None:
         await reply(
-            update, tr.t("my.not_linked"), inline([[(tr.t("access.btn.request"), "acc:new")]])
+            update,
+            tr.t("my.not_linked"),
+            inline([[(tr.t("access.btn.request"), NEW_REQUEST.build())]]),
         )
         return
     async with context.db.session() as session:
         overview = await events.my_overview(
             session=session, official_id=caller.link.official_id, now=context.clock.now(), tz=tr.tz
         )
-    rows = [[(f"{i.title(tr.lang)[:40]}", f"ev:o:{i.event_id}")] for i in overview.upcoming]
+    rows = [[(f"{i.title(tr.lang)[:40]}", OPEN.build(i.event_id))] for i in overview.upcoming]
     rows += [
-        [(tr.t("my.btn.certificate", number=c.number), f"my:c:{c.id}")]
+        [(tr.t("my.btn.certificate", number=c.number), DOWNLOAD.build(c.id))]
         for c in overview.certificates
     ]
     await reply(update, render.my(tr, overview), inline(rows) if rows else None)
@@ -344,11 +346,11 @@ def handlers(
         MessageHandler(message & events_label, show_events),
         MessageHandler(message & trainings_label, show_trainings),
         MessageHandler(message & my_label, show_my),
-        CallbackQueryHandler(on_list, pattern=LIST),
-        CallbackQueryHandler(on_kind_menu, pattern=KIND_MENU),
-        CallbackQueryHandler(on_section_menu, pattern=SECTION_MENU),
-        CallbackQueryHandler(on_open, pattern=OPEN),
-        CallbackQueryHandler(on_register, pattern=REGISTER),
-        CallbackQueryHandler(on_cancel, pattern=CANCEL),
-        CallbackQueryHandler(on_calendar, pattern=ICS),
+        LIST.handler(on_list),
+        KIND_MENU.handler(on_kind_menu),
+        SECTION_MENU.handler(on_section_menu),
+        OPEN.handler(on_open),
+        REGISTER.handler(on_register),
+        CANCEL.handler(on_cancel),
+        ICS.handler(on_calendar),
     ]

@@ -7,7 +7,7 @@ from typing import Any
 
 from telegram import InputFile, Update
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.context import AppContext
 from bot.i18n import N_, Tr
@@ -15,19 +15,21 @@ from bot.services import callers, event_admin
 from bot.services.event_admin import MarkOutcome, Roster
 from bot.services.events import Category, EventStatus, RegistrationStatus
 from handlers import events_render
+from handlers.callback_data import ID, PAGE, Callback
 from handlers.certificates import deliver
 from handlers.common import answer, caller_of, esc, inline, reply, show
+from handlers.events import ICS
 
 log = logging.getLogger(__name__)
 
-LIST = r"^adm:l:(\d{1,4})$"
-OPEN = r"^adm:o:(\d{1,9})$"
-EXPORT = r"^adm:x:(\d{1,9})$"
-ATTENDANCE = r"^adm:a:(\d{1,9}):(\d{1,4})$"
-TOGGLE = r"^adm:p:(\d{1,9}):(\d{1,4})$"
-ALL_PRESENT = r"^adm:pa:(\d{1,9})$"
-CANCEL_ASK = r"^adm:k:(\d{1,9})$"
-CANCEL_DO = r"^adm:kk:(\d{1,9})$"
+LIST = Callback("adm:l", (PAGE,))  # a page of the staff list
+OPEN = Callback("adm:o", (ID,))  # one event: who comes, by council
+EXPORT = Callback("adm:x", (ID,))  # its roster as a spreadsheet
+ATTENDANCE = Callback("adm:a", (ID, PAGE))  # a page of its attendance sheet
+TOGGLE = Callback("adm:p", (ID, PAGE))  # one registration present or absent; the sheet's page
+ALL_PRESENT = Callback("adm:pa", (ID,))  # everyone with a seat present
+CANCEL_ASK = Callback("adm:k", (ID,))  # ask before cancelling the event
+CANCEL_DO = Callback("adm:kk", (ID,))  # cancel it and tell everyone
 ATTENDANCE_PAGE = 15
 STATUS: dict[str, str] = {
     RegistrationStatus.REGISTERED: N_("admin.status.registered"),
@@ -60,11 +62,6 @@ def _scope(context: AppContext) -> tuple[bool, str | None]:
     return False, None
 
 
-def _ids(context: AppContext) -> list[int]:
-    assert context.matches is not None  # noqa: S101 - set by the pattern
-    return [int(g) for g in context.matches[0].groups()]
-
-
 async def _refuse(update: Update, context: AppContext) -> None:
     if update.callback_query is not None:
         await answer(update, context.tr.t("admin.only_staff"), alert=True)
@@ -94,12 +91,12 @@ async def _list(update: Update, context: AppContext, page: int) -> None:
             line += " " + tr.t("admin.cancelled_mark")
         out.append(line)
         icon = "🎓" if item.category == Category.TRAINING else "📅"
-        rows.append([(f"{icon} {item.title(tr.lang)[:45]}", f"adm:o:{item.id}")])
+        rows.append([(f"{icon} {item.title(tr.lang)[:45]}", OPEN.build(item.id))])
     nav = []
     if result.page > 0:
-        nav.append((tr.t("events.btn.prev"), f"adm:l:{result.page - 1}"))
+        nav.append((tr.t("events.btn.prev"), LIST.build(result.page - 1)))
     if result.page + 1 < result.pages:
-        nav.append((tr.t("events.btn.next"), f"adm:l:{result.page + 1}"))
+        nav.append((tr.t("events.btn.next"), LIST.build(result.page + 1)))
     if nav:
         rows.append(nav)
     await show(update, "\n".join(out), inline(rows))
@@ -121,7 +118,8 @@ async def on_list(update: Update, context: AppContext) -> None:
         await _refuse(update, context)
         return
     await answer(update)
-    await _list(update, context, _ids(context)[0])
+    (page,) = LIST.numbers(context.matches)
+    await _list(update, context, page)
 
 
 def _roster_text(tr: Tr, roster: Roster, region: str | None) -> str:
@@ -165,12 +163,12 @@ async def _present_event(
     if roster is None:
         return False
     e = roster.event
-    rows = [[(tr.t("admin.btn.export"), f"adm:x:{event_id}")]]
+    rows = [[(tr.t("admin.btn.export"), EXPORT.build(event_id))]]
     if context.clock.now() >= e.starts_at and e.status == EventStatus.PUBLISHED:
-        rows.append([(tr.t("admin.btn.attendance"), f"adm:a:{event_id}:0")])
+        rows.append([(tr.t("admin.btn.attendance"), ATTENDANCE.build(event_id, 0))])
     if region is None and e.status == EventStatus.PUBLISHED and context.clock.now() < e.ends_at:
-        rows.append([(tr.t("admin.btn.cancel_event"), f"adm:k:{event_id}")])
-    rows.append([(tr.t("admin.btn.back"), "adm:l:0")])
+        rows.append([(tr.t("admin.btn.cancel_event"), CANCEL_ASK.build(event_id))])
+    rows.append([(tr.t("admin.btn.back"), LIST.build(0))])
     await show(update, _roster_text(tr, roster, region), inline(rows))
     return True
 
@@ -181,7 +179,7 @@ async def on_open(update: Update, context: AppContext) -> None:
     if not allowed:
         await _refuse(update, context)
         return
-    event_id = _ids(context)[0]
+    (event_id,) = OPEN.numbers(context.matches)
     if await _roster(context, event_id, region) is None:
         await answer(update, context.tr.t("reg.not_found"), alert=True)
         return
@@ -196,7 +194,8 @@ async def on_export(update: Update, context: AppContext) -> None:
         await _refuse(update, context)
         return
     tr = context.tr
-    roster = await _roster(context, _ids(context)[0], region)
+    (event_id,) = EXPORT.numbers(context.matches)
+    roster = await _roster(context, event_id, region)
     if roster is None:
         await answer(update, tr.t("reg.not_found"), alert=True)
         return
@@ -254,21 +253,21 @@ async def _attendance(
         [
             (
                 f"{MARK.get(x.status, '▫️')} {x.full_name[:28]} · {x.member_name(tr.lang)[:22]}",
-                f"adm:p:{x.registration_id}:{page}",
+                TOGGLE.build(x.registration_id, page),
             )
         ]
         for x in shown
     ]
     nav = []
     if page > 0:
-        nav.append((tr.t("events.btn.prev"), f"adm:a:{event_id}:{page - 1}"))
+        nav.append((tr.t("events.btn.prev"), ATTENDANCE.build(event_id, page - 1)))
     if page + 1 < pages:
-        nav.append((tr.t("events.btn.next"), f"adm:a:{event_id}:{page + 1}"))
+        nav.append((tr.t("events.btn.next"), ATTENDANCE.build(event_id, page + 1)))
     if nav:
         rows.append(nav)
     if seated:
-        rows.append([(tr.t("admin.btn.all_present"), f"adm:pa:{event_id}")])
-    rows.append([(tr.t("admin.btn.back_event"), f"adm:o:{event_id}")])
+        rows.append([(tr.t("admin.btn.all_present"), ALL_PRESENT.build(event_id))])
+    rows.append([(tr.t("admin.btn.back_event"), OPEN.build(event_id))])
     await show(update, text, inline(rows))
 
 
@@ -278,7 +277,7 @@ async def on_attendance(update: Update, context: AppContext) -> None:
     if not allowed:
         await _refuse(update, context)
         return
-    event_id, page = _ids(context)
+    event_id, page = ATTENDANCE.numbers(context.matches)
     await answer(update)
     await _attendance(update, context, event_id, page, region)
 
@@ -323,13 +322,14 @@ async def _mark(
 
 async def on_toggle(update: Update, context: AppContext) -> None:
     """Mark one participant present (or, tapped again, absent)."""
-    registration_id, page = _ids(context)
+    registration_id, page = TOGGLE.numbers(context.matches)
     await _mark(update, context, registration_id=registration_id, page=page)
 
 
 async def on_all_present(update: Update, context: AppContext) -> None:
     """Mark everyone with a seat present."""
-    await _mark(update, context, event_id=_ids(context)[0])
+    (event_id,) = ALL_PRESENT.numbers(context.matches)
+    await _mark(update, context, event_id=event_id)
 
 
 async def on_cancel_ask(update: Update, context: AppContext) -> None:
@@ -339,7 +339,7 @@ async def on_cancel_ask(update: Update, context: AppContext) -> None:
         await _refuse(update, context)
         return
     tr = context.tr
-    event_id = _ids(context)[0]
+    (event_id,) = CANCEL_ASK.numbers(context.matches)
     roster = await _roster(context, event_id, None)
     if roster is None:
         await answer(update, tr.t("reg.not_found"), alert=True)
@@ -354,8 +354,8 @@ async def on_cancel_ask(update: Update, context: AppContext) -> None:
         ),
         inline(
             [
-                [(tr.t("admin.btn.cancel_yes"), f"adm:kk:{event_id}")],
-                [(tr.t("admin.btn.cancel_no"), f"adm:o:{event_id}")],
+                [(tr.t("admin.btn.cancel_yes"), CANCEL_DO.build(event_id))],
+                [(tr.t("admin.btn.cancel_no"), OPEN.build(event_id))],
             ]
         ),
     )
@@ -368,7 +368,7 @@ async def on_cancel_do(update: Update, context: AppContext) -> None:
         await _refuse(update, context)
         return
     tr = context.tr
-    event_id = _ids(context)[0]
+    (event_id,) = CANCEL_DO.numbers(context.matches)
     async with context.db.session() as session:
         done = await event_admin.cancel_event(
             session=session, event_id=event_id, now=context.clock.now()
@@ -388,8 +388,9 @@ async def on_cancel_do(update: Update, context: AppContext) -> None:
                     title=esc(event.title(their.lang)),
                     when=events_render.when(their, event.starts_at, event.ends_at),
                 ),
-                parse_mode="HTML",
-                reply_markup=inline([[(their.t("card.btn.calendar_update"), f"ev:i:{event.id}")]]),
+                reply_markup=inline(
+                    [[(their.t("card.btn.calendar_update"), ICS.build(event.id))]]
+                ),
             )
             told += 1
         except TelegramError:
@@ -402,12 +403,12 @@ def handlers() -> list[BaseHandler[Update, AppContext, Any]]:
     """The handlers of this feature."""
     return [
         CommandHandler("admin", show_admin, filters=filters.UpdateType.MESSAGE),
-        CallbackQueryHandler(on_list, pattern=LIST),
-        CallbackQueryHandler(on_open, pattern=OPEN),
-        CallbackQueryHandler(on_export, pattern=EXPORT),
-        CallbackQueryHandler(on_attendance, pattern=ATTENDANCE),
-        CallbackQueryHandler(on_toggle, pattern=TOGGLE),
-        CallbackQueryHandler(on_all_present, pattern=ALL_PRESENT),
-        CallbackQueryHandler(on_cancel_ask, pattern=CANCEL_ASK),
-        CallbackQueryHandler(on_cancel_do, pattern=CANCEL_DO),
+        LIST.handler(on_list),
+        OPEN.handler(on_open),
+        EXPORT.handler(on_export),
+        ATTENDANCE.handler(on_attendance),
+        TOGGLE.handler(on_toggle),
+        ALL_PRESENT.handler(on_all_present),
+        CANCEL_ASK.handler(on_cancel_ask),
+        CANCEL_DO.handler(on_cancel_do),
     ]

@@ -98,7 +98,7 @@ def card(tr: Tr, c: EventCard, now: datetime, *, linked: bool, staff: bool = Fal
     e = c.event
     head = kind_name(tr, e.kind)
     if c.section is not None:
-        head += " · " + esc(c.section.name(tr.lang))
+        head += " · " + esc(tr.name(c.section.name_uk, c.section.name_en))
     out = [f"<b>{esc(e.title(tr.lang))}</b>", head, ""]
     if e.status == EventStatus.CANCELLED:
         out += [tr.t("card.cancelled"), ""]

@@ -239,6 +239,8 @@ async def test_cancelling_an_event_tells_everyone_in_their_language(
     assert "повідомлено учасників: 2" in (harness.request.answers()[-1] or "")
     assert "Захід скасовано" in harness.request.texts(OLENA)[-1]
     assert "Event cancelled" in harness.request.texts(TARAS)[-1]
+    notices = [c for c in harness.request.of("sendMessage") if c.params["chat_id"] == TARAS]
+    assert notices[-1].params["parse_mode"] == "HTML"  # the application's default
     # Their calendars can follow: the file now says CANCELLED, same UID, higher SEQUENCE.
     harness.request.reset()
     await harness.press(TARAS, f"ev:i:{eid}", lang="en")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from bot.db import Database
 from bot.services.imports import ImportKind, import_csv
 from models import Category, Event, Registration, RegistrationStatus
 from tests.conftest import EXAMPLES, NOW
-from tests.harness import Harness
+from tests.harness import ADMIN_ID, Harness
 from tests.test_handlers import link
 
 OLENA, TARAS, ANDRIY, STRANGER = 111, 112, 113, 222
@@ -137,6 +138,7 @@ async def test_register_full_waitlist_cancel_promote_in_both_languages(
     assert len(told) == 1
     assert "A seat has freed up: you are registered!" in told[0].params["text"]
     assert "Small round table" in told[0].params["text"]
+    assert told[0].params["parse_mode"] == "HTML"  # the application's default, not ours
     statuses = [s for _, s in await registrations(examples, eid)]
     assert statuses == [RegistrationStatus.CANCELLED, RegistrationStatus.REGISTERED]
 
@@ -236,6 +238,73 @@ async def test_forged_buttons_change_nothing(examples: Database, harness: Harnes
     await harness.press(OLENA, f"ev:r:{led}")
     assert "Захід скасовано" in (harness.request.answers()[-1] or "")
     assert await registrations(examples, led) == seats
+
+
+async def test_malformed_buttons_reach_no_handler_and_change_nothing(
+    examples: Database, harness: Harness
+) -> None:
+    await link(harness, examples, OLENA, KREMENCHUK)
+    fin = await event_id(examples, "SM-FIN-2025-12")
+    before = await registrations(examples, fin)
+    stale = harness.runtime.translator("uk").t("fallback.stale_button")
+    malformed = [
+        "",  # python-telegram-bot lets empty data through to every pattern of its own
+        "ev:l",
+        "ev:l:x:0:0:0",
+        "ev:l:e:0:0",
+        "ev:l:e:100:0:0",
+        "ev:l:e:0:0:10000",
+        "ev:fk:e:",
+        "ev:fs:t:100",
+        "ev:o:-1",
+        "ev:o:1234567890",
+        f"ev:r:{fin}:1",
+        f"ev:r:{fin}\n",
+        "ev:r:\u0663",  # an Arabic-Indic three: a digit to \\d, not to us
+        f"ev:r: {fin}",
+        "ev:c:abc",
+        f"ev:i:{fin}.0",
+        "adm:l:",
+        "adm:a:1",
+        "adm:p:1:2:3",
+        "adm:pa:x",
+        "adm:kk:",
+        "my:c:",
+        "my:c:0x1",
+    ]
+    for user in (OLENA, ADMIN_ID):
+        for data in malformed:
+            harness.request.reset()
+            await harness.press(user, data)
+            assert harness.request.answers() == [stale], (user, data)
+            sent = [c.method for c in harness.request.calls if c.method != "answerCallbackQuery"]
+            assert sent == [], (user, data)
+    assert await registrations(examples, fin) == before
+
+
+async def test_a_title_missing_in_english_is_shown_in_ukrainian(
+    examples: Database, harness: Harness
+) -> None:
+    async with examples.session() as session:
+        session.add(
+            Event(
+                code="NO-EN",
+                category=Category.EVENT,
+                kind="round_table",
+                title_uk="Круглий стіл без перекладу",
+                title_en="",
+                starts_at=NOW + timedelta(hours=1),
+                ends_at=NOW + timedelta(hours=3),
+            )
+        )
+        await session.commit()
+    await harness.press(STRANGER, "ev:l:e:3:0:0", lang="en")  # round tables, soonest first
+    assert "Круглий стіл без перекладу" in last_text(harness)
+    [edit] = harness.request.of("editMessageText")
+    keyboard = edit.params["reply_markup"]
+    assert "Круглий стіл без перекладу" in (
+        keyboard if isinstance(keyboard, str) else json.dumps(keyboard, ensure_ascii=False)
+    )
 
 
 async def test_my_for_strangers_and_linked(examples: Database, harness: Harness) -> None:

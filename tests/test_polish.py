@@ -524,6 +524,9 @@ def test_every_callback_data_fits_telegrams_limit() -> None:
     assert {"dues:y", "dues:h", "dues:s", "acc:m", "acc", "acc:new", "set:lang", "inv:sw"} <= (
         prefixes
     )
+    events = {"ev:l", "ev:fk", "ev:fs", "ev:o", "ev:r", "ev:c", "ev:i", "my:c"}
+    staff = {"adm:l", "adm:o", "adm:x", "adm:a", "adm:p", "adm:pa", "adm:k", "adm:kk"}
+    assert events | staff <= prefixes
     for cb in Callback.every:
         longest = cb.longest()
         assert len(longest.encode()) <= MAX_BYTES, longest
@@ -541,7 +544,7 @@ def test_callback_data_is_checked_when_built() -> None:
     cb = Callback("test:x", (handlers.callback_data.ID,))
     Callback.every.remove(cb)
     assert cb.build(42) == "test:x:42"
-    for bad in ("4 2", "-1", "1" * 10, "٣"):
+    for bad in ("4 2", "-1", "1" * 10, "٣", "42\n"):
         with pytest.raises(ValueError, match="bad values"):
             cb.build(bad)
     with pytest.raises(ValueError, match="bad values"):

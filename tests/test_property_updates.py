@@ -69,6 +69,10 @@ texts = st.one_of(
 # Forged ids aim at Kremenchuk ("{K}", filled in at run time), at other councils, at nothing.
 member_ids = st.one_of(st.just("{K}"), st.integers(0, 40), st.integers(0, 10**9))
 years = st.one_of(st.integers(2023, 2026), st.integers(1000, 9999))
+record_ids = st.one_of(st.integers(-1, 60), st.integers(0, 10**10), st.text(max_size=4))
+catalogs = st.sampled_from(["e", "t", "x", ""])
+ID_BUTTONS = ["ev:o", "ev:r", "ev:c", "ev:i", "my:c"]
+ID_BUTTONS += ["adm:l", "adm:o", "adm:x", "adm:pa", "adm:k", "adm:kk"]
 callback_data = st.one_of(
     st.text(max_size=64),
     st.builds(lambda m, y: f"dues:y:{m}:{y}", member_ids, years),
@@ -76,6 +80,21 @@ callback_data = st.one_of(
     st.builds(lambda m: f"dues:s:{m}", member_ids),
     st.builds(lambda v, r: f"acc:{v}:{r}", st.sampled_from(["ok", "no", "m"]), st.integers(0, 50)),
     st.sampled_from(["set:lang:en", "set:lang:uk", "set:lang:xx", "acc:new", "dues:y:-1:2025"]),
+    # Events, /my and /admin: real event, registration and certificate ids are small numbers.
+    st.builds(
+        lambda c, k, s, p: f"ev:l:{c}:{k}:{s}:{p}",
+        catalogs,
+        st.integers(-1, 120),
+        record_ids,
+        st.integers(0, 10**5),
+    ),
+    st.builds(
+        lambda v, c, n: f"ev:{v}:{c}:{n}", st.sampled_from(["fk", "fs"]), catalogs, record_ids
+    ),
+    st.builds(lambda v, n: f"{v}:{n}", st.sampled_from(ID_BUTTONS), record_ids),
+    st.builds(
+        lambda v, n, p: f"adm:{v}:{n}:{p}", st.sampled_from(["a", "p"]), record_ids, record_ids
+    ),
 )
 users = st.sampled_from([STRANGER, POLTAVA_OFFICIAL])
 chats = st.sampled_from(["private", "private", "private", "group", "supergroup"])

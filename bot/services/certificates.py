@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.i18n import localized
 from bot.services.callers import pick_language
 from models import BotState, Certificate, Event, Member, Official, Registration, TelegramUser
 
@@ -55,11 +56,11 @@ class CertificateView:
 
     def title(self, lang: str) -> str:
         """The training's title in the reader's language."""
-        return self.title_en if lang == "en" else self.title_uk
+        return localized(lang, self.title_uk, self.title_en)
 
     def member_name(self, lang: str) -> str:
         """The council's name in the reader's language."""
-        return self.member_name_en if lang == "en" and self.member_name_en else self.member_name_uk
+        return localized(lang, self.member_name_uk, self.member_name_en)
 
 
 async def issue(

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.i18n import localized
 from bot.services import certificates
 from bot.services.callers import untyped
 from bot.services.events import Contact, contact_of, lock_event
@@ -48,7 +49,7 @@ class StaffItem:
 
     def title(self, lang: str) -> str:
         """The title in the reader's language."""
-        return self.title_en if lang == "en" else self.title_uk
+        return localized(lang, self.title_uk, self.title_en)
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ class RosterLine:
 
     def member_name(self, lang: str) -> str:
         """The council's name in the reader's language."""
-        return self.member_name_en if lang == "en" and self.member_name_en else self.member_name_uk
+        return localized(lang, self.member_name_uk, self.member_name_en)
 
 
 @dataclass(frozen=True)

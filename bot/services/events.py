@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.i18n import localized
 from bot.services.callers import pick_language, untyped
 from models import (
     SEATED,
@@ -331,10 +332,6 @@ class SectionInfo:
     name_uk: str
     name_en: str
 
-    def name(self, lang: str) -> str:
-        """The name in the reader's language."""
-        return self.name_en if lang == "en" else self.name_uk
-
 
 @dataclass(frozen=True)
 class CatalogItem:
@@ -349,7 +346,7 @@ class CatalogItem:
 
     def title(self, lang: str) -> str:
         """The title in the reader's language."""
-        return self.title_en if lang == "en" else self.title_uk
+        return localized(lang, self.title_uk, self.title_en)
 
 
 @dataclass(frozen=True)
@@ -527,7 +524,7 @@ class MyItem:
 
     def title(self, lang: str) -> str:
         """The title in the reader's language."""
-        return self.title_en if lang == "en" else self.title_uk
+        return localized(lang, self.title_uk, self.title_en)
 
 
 @dataclass(frozen=True)
@@ -541,7 +538,7 @@ class CompletedTraining:
 
     def title(self, lang: str) -> str:
         """The title in the reader's language."""
-        return self.title_en if lang == "en" else self.title_uk
+        return localized(lang, self.title_uk, self.title_en)
 
 
 @dataclass(frozen=True)
@@ -556,7 +553,7 @@ class CertificateItem:
 
     def title(self, lang: str) -> str:
         """The title in the reader's language."""
-        return self.title_en if lang == "en" else self.title_uk
+        return localized(lang, self.title_uk, self.title_en)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,17 @@ from telegram import Update
 from telegram.ext import Application, TypeHandler, filters
 
 from bot.i18n import Translator
-from handlers import access, access_request, dues, errors, fallback, help, settings, start
+from handlers import (
+    access,
+    access_request,
+    deadlines,
+    dues,
+    errors,
+    fallback,
+    help,
+    settings,
+    start,
+)
 from handlers.common import MENU_DUES, MENU_HELP, MENU_REQUEST, MENU_SETTINGS, label_pattern
 
 
@@ -24,6 +34,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], translator: Transla
         + access_request.handlers(label(MENU_REQUEST))  # the conversation first: it owns free text
         + dues.handlers(label(MENU_DUES))
         + settings.handlers(label(MENU_SETTINGS))
+        + deadlines.handlers()
         + help.handlers(label(MENU_HELP))
         + fallback.handlers()  # must stay last
     )

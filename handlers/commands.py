@@ -10,6 +10,7 @@ from locales import LANGUAGES
 
 COMMANDS = {
     "dues": N_("command.dues"),
+    "deadlines": N_("command.deadlines"),
     "help": N_("command.help"),
     "settings": N_("command.settings"),
     "start": N_("command.start"),

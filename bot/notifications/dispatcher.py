@@ -135,6 +135,8 @@ class Dispatcher:
     async def stop(self) -> None:
         """Release the liveness lock; rows still `sending` would be taken over by others."""
         if self._lock_conn is not None:
+            # Not back to the pool: a pooled connection would keep holding the lock.
+            await self._lock_conn.invalidate()
             await self._lock_conn.close()
             self._lock_conn = None
 

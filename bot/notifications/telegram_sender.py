@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.notifications.sender import (
     Blocked,
@@ -34,7 +36,10 @@ _GONE = ("chat not found", "user is deactivated", "bot was kicked")
 
 def retry_seconds(exc: RetryAfter) -> float:
     """RetryAfter's wait in seconds, whether PTB hands it out as int or timedelta."""
-    value = exc.retry_after
+    with warnings.catch_warnings():
+        # PTB 22 warns that the int form is deprecated; both forms are handled here.
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 

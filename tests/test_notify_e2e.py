@@ -191,11 +191,11 @@ async def test_429_and_403_from_the_bot_api(
     sends = fake.calls_of("sendMessage")
     rejected = [c for c in sends if not c.ok]
     assert sorted(c.response["error_code"] for c in rejected if c.response) == [403, 429]
-    # After the 429 nothing new started before retry_after had passed (a send already on its
-    # way when the 429 came back may still arrive).
+    # After the 429 nothing new started before retry_after had passed: only sends already on
+    # their way when the 429 came back may arrive (unpaced, ~45 would in those 1.9 s).
     flood = next(c for c in sends if c.response and c.response.get("error_code") == 429)
     early = [c for c in sends if c.index > flood.index and c.at - flood.at < 1.9]
-    assert len(early) <= 1, [round(c.at - flood.at, 3) for c in early]
+    assert len(early) <= 4, [round(c.at - flood.at, 3) for c in early]
     assert len([c for c in sends if c.index > flood.index]) >= 10
     assert Counter(c.params["chat_id"] for c in delivered(fake)).most_common(1)[0][1] == 1
     assert re.search(r"blocked the bot: +1\n", report), report

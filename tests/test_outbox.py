@@ -4,6 +4,7 @@ hours, and recovery after a crash (SQLite, and PostgreSQL with AMU_TEST_DATABASE
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,14 @@ from sqlmodel import col
 
 from bot.clock import ManualClock
 from bot.db import Database
-from bot.notifications.dispatcher import MAX_ATTEMPTS, Pacer, backoff
+from bot.notifications.dispatcher import (
+    CEILING,
+    MAX_ATTEMPTS,
+    RECOVER_AFTER,
+    SLOW_DOWN,
+    Pacer,
+    backoff,
+)
 from bot.notifications.sender import Blocked, OutcomeUnknown, Rejected, RetryLater, Transient
 from bot.quiet_hours import QuietHours
 from bot.services import outbox
@@ -126,6 +134,35 @@ async def test_pacing_spaces_sends_overall_and_per_chat() -> None:
     pacer.pause(5)
     await pacer.wait(4)
     assert round(time.now - 1000.0, 3) == 6.0
+    # After a 429 the pace eases off a little, and creeps back after a clean stretch.
+    assert pacer.interval == pytest.approx(0.1 * SLOW_DOWN)
+    for chat in range(100, 100 + RECOVER_AFTER):
+        await pacer.wait(chat)
+    assert pacer.interval == pytest.approx(0.1)
+
+
+async def test_pacing_never_plans_above_the_ceiling() -> None:
+    time = FakeTime()
+    pacer = Pacer(30, monotonic=time.monotonic, sleep=time.sleep)
+    for chat in range(60):
+        await pacer.wait(chat)
+    assert time.now - 1000.0 == pytest.approx(59 / CEILING)
+
+
+async def test_a_late_wake_up_does_not_bunch_sends() -> None:
+    time = FakeTime()
+
+    lateness = [0.08]
+
+    async def oversleep(seconds: float) -> None:
+        await time.sleep(seconds + (lateness.pop() if lateness else 0.0))  # a busy loop, once
+
+    pacer = Pacer(10, monotonic=time.monotonic, sleep=oversleep)
+    starts = []
+    for chat in range(3):
+        await pacer.wait(chat)
+        starts.append(time.now)
+    assert all(b - a >= 0.1 - 1e-9 for a, b in itertools.pairwise(starts)), starts
 
 
 async def test_429_pauses_everything_then_retries(db: Database) -> None:

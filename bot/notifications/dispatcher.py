@@ -55,6 +55,13 @@ MAX_BACKOFF = timedelta(minutes=10)
 MAX_INLINE_WAIT = 30.0
 RECOVER_EVERY = 30.0  # seconds between looks for a dead dispatcher's rows
 DISPATCHER_NAMESPACE = outbox.LOCK_NAMESPACE + 1
+SLOW_DOWN = 1.02  # pace factor after each 429
+LATE_TOLERANCE = 0.010  # a wake-up later than this re-spaces the following sends
+# Telegram's ~30/s is a ceiling measured at its end; our starts reach it with some jitter, so
+# the pace never plans more than this many a second even when SEND_RATE says 30.
+CEILING = 29.5
+MAX_SLOW_DOWN = 1.25  # never slower than 80 % of the configured rate
+RECOVER_AFTER = 3000  # sends without a 429 before the pace creeps back up
 
 
 def backoff(attempts: int) -> timedelta:
@@ -73,7 +80,8 @@ class Pacer:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.interval = 1.0 / rate
+        self.base_interval = self.interval = 1.0 / min(rate, CEILING)
+        self._clean = 0
         self.per_chat = per_chat
         self._monotonic = monotonic
         self._sleep = sleep
@@ -81,8 +89,15 @@ class Pacer:
         self._chat_next: dict[int, float] = {}
 
     def pause(self, seconds: float) -> None:
-        """Start nothing for `seconds` (Telegram said so with a 429)."""
+        """Start nothing for `seconds` (Telegram said so with a 429), then go a little slower.
+
+        Telegram's limit is not published exactly and requests do not arrive as evenly as
+        they leave; each 429 costs a whole pause, so easing off by a few per cent is cheaper
+        than hitting it again. The pace creeps back after RECOVER_AFTER sends without one.
+        """
         self._next = max(self._next, self._monotonic() + seconds)
+        self.interval = min(self.interval * SLOW_DOWN, self.base_interval * MAX_SLOW_DOWN)
+        self._clean = 0
 
     async def wait(self, chat_id: int) -> None:
         """Reserve the next slot for `chat_id` and sleep until it comes."""
@@ -90,10 +105,19 @@ class Pacer:
         start = max(now, self._next, self._chat_next.get(chat_id, 0.0))
         self._next = start + self.interval
         self._chat_next[chat_id] = start + self.per_chat
+        self._clean += 1
+        if self._clean >= RECOVER_AFTER and self.interval > self.base_interval:
+            self.interval = max(self.base_interval, self.interval / SLOW_DOWN)
+            self._clean = 0
         if len(self._chat_next) > 10_000:
             self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
         if start > now:
             await self._sleep(start - now)
+            # A busy event loop wakes late; spacing from the real start keeps a late send
+            # from bunching with the next one (Telegram counts arrivals, not our plans).
+            late = self._monotonic() - start
+            if late > LATE_TOLERANCE:
+                self._next = max(self._next, start + late + self.interval)
 
 
 class Dispatcher:
@@ -161,30 +185,48 @@ class Dispatcher:
             log.warning("resending %d messages left in flight by a stopped dispatcher", released)
         return released
 
-    async def run_once(self) -> int:
-        """Claim one batch of due rows, send them, record the outcomes; returns rows handled."""
+    async def _claim(self) -> list[Claimed]:
         if time.monotonic() - self._last_recover > RECOVER_EVERY:
             await self.recover()
         async with self.db.session() as session:
-            rows = await outbox.claim(
+            return await outbox.claim(
                 session=session, owner=self.owner, now=self.clock.now(), limit=self.batch
             )
-        if not rows:
-            return 0
-        results = await self._deliver(rows)
+
+    async def _finish(self, started: list[Settlement | asyncio.Task[Settlement]]) -> None:
+        results = [r if isinstance(r, Settlement) else await r for r in started]
         async with self.db.session() as session:
             await outbox.settle(session=session, results=results, now=self.clock.now())
+
+    async def run_once(self) -> int:
+        """Claim one batch of due rows, send them, record the outcomes; returns rows handled."""
+        rows = await self._claim()
+        if rows:
+            await self._finish(await self._start(rows))
         return len(rows)
 
     async def drain(self, budget: float = 10.0) -> int:
-        """Send batches until nothing is due or `budget` seconds have passed."""
+        """Send batches until nothing is due or `budget` seconds have passed.
+
+        Pipelined: the next batch is claimed and paced while the last one's answers come in
+        and are recorded, so the pacing never stalls on the database.
+        """
         handled = 0
         deadline = time.monotonic() + budget
-        while time.monotonic() < deadline:
-            n = await self.run_once()
-            if not n:
-                break
-            handled += n
+        finishing: asyncio.Task[None] | None = None
+        try:
+            while time.monotonic() < deadline:
+                rows = await self._claim()
+                if not rows:
+                    break
+                started = await self._start(rows)
+                if finishing is not None:
+                    await finishing
+                finishing = asyncio.create_task(self._finish(started))
+                handled += len(rows)
+        finally:
+            if finishing is not None:
+                await finishing
         return handled
 
     def _quiet_for(self, row: Claimed) -> QuietHours:
@@ -195,10 +237,10 @@ class Dispatcher:
                 log.warning("malformed quiet hours %r of %s", row.quiet_hours, row.recipient)
         return self.quiet
 
-    async def _deliver(self, rows: list[Claimed]) -> list[Settlement]:
+    async def _start(self, rows: list[Claimed]) -> list[Settlement | asyncio.Task[Settlement]]:
+        """Pace and start the sends; outcomes known without sending are settled at once."""
         now = self.clock.now()
-        results: list[Settlement] = []
-        sending: list[asyncio.Task[Settlement]] = []
+        results: list[Settlement | asyncio.Task[Settlement]] = []
         for row in rows:
             if row.blocked:
                 results.append(Settlement(row.id, OutboxStatus.BLOCKED, "blocked the bot"))
@@ -212,8 +254,7 @@ class Dispatcher:
                 )
                 continue
             await self.pacer.wait(row.recipient)
-            sending.append(asyncio.create_task(self._send_one(row)))
-        results.extend(await asyncio.gather(*sending))
+            results.append(asyncio.create_task(self._send_one(row)))
         return results
 
     async def _send_one(self, row: Claimed) -> Settlement:

@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import String, case, cast, exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,12 +42,13 @@ from bot.services.dues import (
 )
 from bot.services.outbox import (
     PLANNER_LOCK,
+    enqueue_per_council,
     enqueue_select,
     mark_planned,
     try_xact_lock,
 )
 from locales import LANGUAGES
-from models import Announcement, Charge, Deadline, Member, Official, Payment, PlanMark
+from models import Announcement, Charge, Deadline, Member, Payment, PlanMark
 
 log = logging.getLogger(__name__)
 
@@ -239,9 +241,8 @@ async def plan_dues(ctx: PlanContext) -> int:
                 (charge.year, charge.kind, charge.amount_kop)
             )
     names = await _council_names(ctx.session, {member_id for member_id, _, _ in groups})
-    written = 0
+    rendered: list[dict[str, Any]] = []
     for (member_id, due, stage), lines in sorted(groups.items()):
-        recipients = audiences.reachable_officials().where(col(Official.member_id) == member_id)
         expires = dues_stage_end(due, stage, ctx.clock)
         for lang in LANGUAGES:
             tr = ctx.translator(lang)
@@ -262,15 +263,18 @@ async def plan_dues(ctx: PlanContext) -> int:
                 total=tr.money(sum(amount for _, _, amount in lines)),
                 lines=body,
             )
-            written += await enqueue_select(
-                session=ctx.session,
-                recipients=audiences.for_language(recipients, lang),
-                text=text,
-                kind="dues",
-                key_prefix=f"dues:{member_id}:{due.isoformat()}:{stage}:to:",
-                not_before=ctx.now,
-                expires_at=expires,
+            rendered.append(
+                {
+                    "member_id": member_id,
+                    "lang": lang,
+                    "text": text,
+                    "key_prefix": f"dues:{member_id}:{due.isoformat()}:{stage}:to:",
+                    "expires_at": expires,
+                }
             )
+    written = await enqueue_per_council(
+        session=ctx.session, messages=rendered, kind="dues", now=ctx.now
+    )
     await mark_planned(
         session=ctx.session,
         keys=[f"dues:{c.charge_id}:{c.stage}" for c in candidates],

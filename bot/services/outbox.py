@@ -12,13 +12,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, literal, select, text, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from bot.services.audiences import Query
-from models import Outbox, OutboxStatus, PlanMark, TelegramUser
+from models import Official, Outbox, OutboxStatus, PlanMark, TelegramUser, UTCDateTime
 
 MAX_TEXT = 4096  # Telegram's limit for a message
 MAX_CAPTION = 1024  # and for a document's caption
@@ -160,6 +175,86 @@ async def enqueue_select(
     )
     result: Any = await session.execute(stmt)
     return int(result.rowcount or 0)
+
+
+# Messages rendered per council and language, staged for one INSERT ... SELECT fan-out.
+_staged = Table(
+    "outbox_staged",
+    MetaData(),
+    Column("member_id", Integer, nullable=False),
+    Column("lang", String(5), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("key_prefix", String(200), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    prefixes=["TEMPORARY"],
+)
+
+
+async def enqueue_per_council(
+    *, session: AsyncSession, messages: Sequence[dict[str, Any]], kind: str, now: datetime
+) -> int:
+    """One message per council and language to each reachable official of that council.
+
+    `messages` hold member_id, lang, text, key_prefix (the recipient's id completes the
+    dedupe key) and expires_at. They are staged in a temporary table, then fanned out to the
+    officials with a single INSERT ... SELECT: thousands of councils cost two statements, not
+    one per council. No commit here.
+    """
+    if not messages:
+        return 0
+    from bot.services.audiences import language_expr, reachable_officials
+
+    await session.run_sync(lambda s: _staged.create(s.connection()))
+    try:
+        await session.execute(insert(_staged), list(messages))
+        columns = Outbox.__table__.c  # type: ignore[attr-defined]
+        tg = col(TelegramUser.id)
+        rows = (
+            reachable_officials()
+            .with_only_columns(
+                tg,
+                _staged.c.text,
+                literal(kind, columns.kind.type),
+                _staged.c.key_prefix + cast(tg, String),
+                literal(now, columns.not_before.type),
+                _staged.c.expires_at,
+                literal(False, columns.urgent.type),
+                literal(OutboxStatus.PENDING.value, columns.status.type),
+                literal(0, columns.attempts.type),
+                literal(now, columns.created_at.type),
+                maintain_column_froms=True,
+            )
+            .join(
+                _staged,
+                and_(
+                    _staged.c.member_id == col(Official.member_id),
+                    _staged.c.lang == language_expr(),
+                ),
+            )
+        )
+        stmt = (
+            insert_for(session, Outbox)
+            .from_select(
+                [
+                    "recipient",
+                    "text",
+                    "kind",
+                    "dedupe_key",
+                    "not_before",
+                    "expires_at",
+                    "urgent",
+                    "status",
+                    "attempts",
+                    "created_at",
+                ],
+                rows,
+            )
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+        result: Any = await session.execute(stmt)
+        return int(result.rowcount or 0)
+    finally:
+        await session.run_sync(lambda s: _staged.drop(s.connection()))
 
 
 async def mark_planned(*, session: AsyncSession, keys: Sequence[str], now: datetime) -> None:

@@ -132,6 +132,7 @@ async def test_pacing_spaces_sends_overall_and_per_chat() -> None:
     # 10 a second overall; the second message to chat 1 waits a full second after its first.
     assert starts == [0.0, 0.1, 0.2, 1.0]
     pacer.pause(5)
+    pacer.pause(5)  # a second 429 from a send already on its way: one slow-down, not two
     await pacer.wait(4)
     assert round(time.now - 1000.0, 3) == 6.0
     # After a 429 the pace eases off a little, and creeps back after a clean stretch.

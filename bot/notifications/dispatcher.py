@@ -55,13 +55,13 @@ MAX_BACKOFF = timedelta(minutes=10)
 MAX_INLINE_WAIT = 30.0
 RECOVER_EVERY = 30.0  # seconds between looks for a dead dispatcher's rows
 DISPATCHER_NAMESPACE = outbox.LOCK_NAMESPACE + 1
-SLOW_DOWN = 1.02  # pace factor after each 429
-LATE_TOLERANCE = 0.010  # a wake-up later than this re-spaces the following sends
+SLOW_DOWN = 1.01  # pace factor after each 429
+LATE_TOLERANCE = 0.004  # a wake-up later than this re-spaces the following sends
 # Telegram's ~30/s is a ceiling measured at its end; our starts reach it with some jitter, so
 # the pace never plans more than this many a second even when SEND_RATE says 30.
-CEILING = 29.5
+CEILING = 29.4
 MAX_SLOW_DOWN = 1.25  # never slower than 80 % of the configured rate
-RECOVER_AFTER = 3000  # sends without a 429 before the pace creeps back up
+RECOVER_AFTER = 1500  # sends without a 429 before the pace creeps back up
 
 
 def backoff(attempts: int) -> timedelta:
@@ -86,6 +86,7 @@ class Pacer:
         self._monotonic = monotonic
         self._sleep = sleep
         self._next = 0.0
+        self._paused_until = 0.0
         self._chat_next: dict[int, float] = {}
 
     def pause(self, seconds: float) -> None:
@@ -95,8 +96,11 @@ class Pacer:
         they leave; each 429 costs a whole pause, so easing off by a few per cent is cheaper
         than hitting it again. The pace creeps back after RECOVER_AFTER sends without one.
         """
-        self._next = max(self._next, self._monotonic() + seconds)
-        self.interval = min(self.interval * SLOW_DOWN, self.base_interval * MAX_SLOW_DOWN)
+        now = self._monotonic()
+        if now >= self._paused_until:  # sends already on their way may 429 too: count once
+            self.interval = min(self.interval * SLOW_DOWN, self.base_interval * MAX_SLOW_DOWN)
+        self._paused_until = max(self._paused_until, now + seconds)
+        self._next = max(self._next, now + seconds)
         self._clean = 0
 
     async def wait(self, chat_id: int) -> None:

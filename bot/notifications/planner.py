@@ -32,12 +32,12 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.i18n import N_, Translator
 from bot.services import announcements, audiences
+from bot.services.callers import untyped
 from bot.services.dues import (
     CHARGE_COLUMNS,
     PAYMENT_COLUMNS,
     ChargeRow,
     PaymentRow,
-    _untyped,
     allocate,
 )
 from bot.services.outbox import (
@@ -174,7 +174,7 @@ async def _dues_candidates(ctx: PlanContext, day: date) -> list[_Candidate]:
             ~exists().where(col(PlanMark.key) == key),
         )
     )
-    return [_Candidate(*_untyped(r)) for r in rows]
+    return [_Candidate(*untyped(r)) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ async def _council_names(session: AsyncSession, ids: set[int]) -> dict[int, tupl
             col(Member.id).in_(ids)
         )
     )
-    return {_untyped(r[0]): (r[1], r[2]) for r in rows}
+    return {untyped(r[0]): (r[1], r[2]) for r in rows}
 
 
 async def _balances(session: AsyncSession, member_ids: set[int]) -> dict[int, _Owed]:
@@ -205,13 +205,13 @@ async def _balances(session: AsyncSession, member_ids: set[int]) -> dict[int, _O
         for charge in await session.execute(
             select(col(Charge.member_id), *CHARGE_COLUMNS).where(col(Charge.member_id).in_(chunk))
         ):
-            charges[charge[0]].append(ChargeRow(*_untyped(charge[1:])))
+            charges[charge[0]].append(ChargeRow(*untyped(charge[1:])))
         for row in await session.execute(
             select(col(Payment.member_id), *PAYMENT_COLUMNS).where(
                 col(Payment.member_id).in_(chunk)
             )
         ):
-            payments[row[0]].append(PaymentRow(*_untyped(row[1:])))
+            payments[row[0]].append(PaymentRow(*untyped(row[1:])))
     owed: dict[int, _Owed] = {}
     for member_id, rows in charges.items():
         paid: dict[int, int] = defaultdict(int)

@@ -17,12 +17,12 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.services.callers import untyped
 from bot.services.dues import (
     CHARGE_COLUMNS,
     PAYMENT_COLUMNS,
     ChargeRow,
     PaymentRow,
-    _untyped,
     allocate,
 )
 from models import Charge, Member, Official, Payment, TelegramUser
@@ -84,12 +84,12 @@ async def overdue_member_ids(*, session: AsyncSession, today: date) -> set[int]:
     for charge in await session.execute(
         select(col(Charge.member_id), *CHARGE_COLUMNS).where(col(Charge.member_id).in_(debtors))
     ):
-        charges[charge[0]].append(ChargeRow(*_untyped(charge[1:])))
+        charges[charge[0]].append(ChargeRow(*untyped(charge[1:])))
     payments: dict[int, list[PaymentRow]] = defaultdict(list)
     for row in await session.execute(
         select(col(Payment.member_id), *PAYMENT_COLUMNS).where(col(Payment.member_id).in_(debtors))
     ):
-        payments[row[0]].append(PaymentRow(*_untyped(row[1:])))
+        payments[row[0]].append(PaymentRow(*untyped(row[1:])))
     owing = set()
     for member_id, rows in charges.items():
         allocation = allocate(rows, payments.get(member_id, []))

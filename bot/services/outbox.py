@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
-from bot.services.audiences import Query
+from bot.services.audiences import Query, language_expr, reachable_officials
 from models import Official, Outbox, OutboxStatus, PlanMark, TelegramUser, UTCDateTime
 
 MAX_TEXT = 4096  # Telegram's limit for a message
@@ -202,8 +202,6 @@ async def enqueue_per_council(
     """
     if not messages:
         return 0
-    from bot.services.audiences import language_expr, reachable_officials
-
     await session.run_sync(lambda s: _staged.create(s.connection()))
     try:
         await session.execute(insert(_staged), list(messages))

@@ -205,11 +205,28 @@ async def enqueue_per_council(
     await session.run_sync(lambda s: _staged.create(s.connection()))
     try:
         await session.execute(insert(_staged), list(messages))
+        if _dialect(session) == "postgresql":
+            # Temporary tables get no statistics by themselves (autovacuum never sees them).
+            await session.execute(text("ANALYZE outbox_staged"))
         columns = Outbox.__table__.c  # type: ignore[attr-defined]
-        tg = col(TelegramUser.id)
-        rows = (
+        # The people first, materialised, then joined on council AND language: a hash join
+        # on both keys stays linear whatever the planner's statistics say (joining on the
+        # language expression alone nested ~10^8 rows on a freshly loaded PostgreSQL).
+        people = (
             reachable_officials()
             .with_only_columns(
+                col(Official.member_id).label("member_id"),
+                col(TelegramUser.id).label("telegram_id"),
+                language_expr().label("lang"),
+                maintain_column_froms=True,
+            )
+            .where(col(Official.member_id).in_(select(_staged.c.member_id)))
+            .cte("people")
+            .prefix_with("MATERIALIZED")
+        )
+        tg = people.c.telegram_id
+        rows = (
+            select(
                 tg,
                 _staged.c.text,
                 literal(kind, columns.kind.type),
@@ -220,15 +237,16 @@ async def enqueue_per_council(
                 literal(OutboxStatus.PENDING.value, columns.status.type),
                 literal(0, columns.attempts.type),
                 literal(now, columns.created_at.type),
-                maintain_column_froms=True,
             )
-            .join(
-                _staged,
-                and_(
-                    _staged.c.member_id == col(Official.member_id),
-                    _staged.c.lang == language_expr(),
-                ),
+            .select_from(
+                _staged.join(
+                    people,
+                    and_(
+                        people.c.member_id == _staged.c.member_id, people.c.lang == _staged.c.lang
+                    ),
+                )
             )
+            .where(tg.is_not(None))  # SQLite needs a WHERE before ON CONFLICT
         )
         stmt = (
             insert_for(session, Outbox)
@@ -250,7 +268,10 @@ async def enqueue_per_council(
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
         result: Any = await session.execute(stmt)
-        return int(result.rowcount or 0)
+        if result.rowcount is None or result.rowcount < 0:
+            # sqlite3 reports no count for a statement that starts with WITH.
+            return int((await session.execute(text("SELECT changes()"))).scalar_one())
+        return int(result.rowcount)
     finally:
         await session.run_sync(lambda s: _staged.drop(s.connection()))
 

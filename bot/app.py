@@ -41,6 +41,7 @@ def build_application(
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
     publish_commands: bool = True,
+    notifications: bool = True,
 ) -> AppType:
     """The Application with every handler registered; `request` lets tests record calls."""
     builder = (
@@ -77,4 +78,9 @@ def build_application(
     app: AppType = builder.build()
     app.bot_data["runtime"] = runtime
     handlers.register(app, runtime.translator)
+    if notifications:
+        # The planner and the outbox dispatcher run on the Application's JobQueue.
+        from bot.notifications.jobs import schedule
+
+        schedule(app, runtime)
     return app

@@ -68,6 +68,8 @@ SECRET = N_("cli.help.metavar.secret")
 CODE = N_("cli.help.metavar.code")
 FILE = N_("cli.help.metavar.file")
 FOLDER = N_("cli.help.metavar.folder")
+TEXT = N_("cli.help.metavar.text")
+MOMENT = N_("cli.help.metavar.moment")
 
 
 class Lang(StrEnum):
@@ -914,6 +916,246 @@ def certificate_verify(
     if view is None:
         raise _fail(text)
     out().print(text, highlight=False, markup=False)
+
+
+# --- notifications: announcements and deadlines (bodies import their modules lazily) ---
+
+announce_app = typer.Typer(
+    help=N_("cli.help.announce"),
+    invoke_without_command=True,
+    no_args_is_help=True,
+)
+deadline_app = typer.Typer(help=N_("cli.help.deadline"), no_args_is_help=True)
+app.add_typer(announce_app, name="announce")
+app.add_typer(deadline_app, name="deadline")
+
+
+def _when_option(value: str, tr: Tr, option: str, settings: Settings) -> Any:
+    from bot.clock import parse_moment
+
+    try:
+        return parse_moment(value, settings.tz)
+    except ValueError:
+        raise _fail(tr.t("cli.bad_moment", option=option, value=value)) from None
+
+
+def _audience_failure(tr: Tr, exc: Any) -> typer.Exit:
+    if exc.reason == "unknown_region":
+        return _fail(tr.t("cli.unknown_region", value=exc.value, known=", ".join(exc.known)))
+    return _fail(tr.t("cli.bad_audience", value=exc.value, known=", ".join(exc.known)))
+
+
+@announce_app.callback()
+def announce(
+    ctx: typer.Context,
+    audience: Annotated[
+        str | None, typer.Option(help=N_("cli.help.announce.audience"), show_default=False)
+    ] = None,
+    text_file: Annotated[
+        Path | None,
+        typer.Option(
+            help=N_("cli.help.announce.text_file"),
+            dir_okay=False,
+            metavar=FILE,
+            show_default=False,
+        ),
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(help=N_("cli.help.announce.at"), metavar=MOMENT, show_default=False),
+    ] = None,
+) -> None:
+    """Announce to an audience, now or --at a time; prints the announcement id."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = _settings()
+    tr = _tr()
+    if audience is None or text_file is None:
+        raise _fail(tr.t("cli.announce_usage"), 2)
+    try:
+        body = text_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        detail = cliui.os_error(exc, tr) if isinstance(exc, OSError) else str(exc)
+        raise _fail(tr.t("cli.cannot_read", file=str(text_file), detail=detail)) from None
+    from bot.clock import Clock
+
+    clock = Clock(settings.tz)
+    send_at = _when_option(at, tr, "--at", settings) if at else None
+    if send_at is not None and send_at < clock.now():
+        raise _fail(tr.t("cli.moment_passed", option="--at", value=at))
+    _ready(settings)
+
+    from bot.services import announcements, audiences
+
+    async def work(db: Database) -> tuple[int, int | None, Any]:
+        async with db.session() as session:
+            item = await announcements.create(
+                session=session,
+                text=body,
+                audience=audience,
+                now=clock.now(),
+                today=clock.today(),
+                send_at=send_at,
+            )
+            reach = item.recipients
+            if reach is None:
+                reach = await audiences.count(
+                    session=session, audience=audiences.parse(item.audience), today=clock.today()
+                )
+            return item.id or 0, reach, item.send_at
+
+    try:
+        ident, reach, when = _with_db(settings, work)
+    except audiences.AudienceError as exc:
+        raise _audience_failure(tr, exc) from None
+    except ValueError:
+        raise _fail(tr.t("cli.announce_bad_text", file=str(text_file))) from None
+    if send_at is None:
+        out().print(tr.t("cli.announce_queued", id=ident, n=reach), highlight=False)
+    else:
+        out().print(
+            tr.t("cli.announce_scheduled", id=ident, n=reach, at=tr.datetime(when)),
+            highlight=False,
+        )
+
+
+@announce_app.command("status", help=N_("cli.help.announce.status"))
+def announce_status(
+    announcement_id: Annotated[
+        int, typer.Argument(help=N_("cli.help.announce.id"), show_default=False)
+    ],
+) -> None:
+    """Where an announcement's messages stand: delivered, blocked, failed, waiting, pending."""
+    settings = _settings()
+    tr = _tr()
+    _ready(settings)
+    from bot.services import announcements
+
+    async def work(db: Database) -> Any:
+        async with db.session() as session:
+            return await announcements.status(session=session, announcement_id=announcement_id)
+
+    try:
+        item, report = _with_db(settings, work)
+    except announcements.AnnouncementNotFound:
+        raise _fail(tr.t("cli.announce_unknown", id=announcement_id)) from None
+    if item.expanded_at is None:
+        out().print(
+            tr.t(
+                "cli.announce_status_scheduled",
+                id=item.id,
+                audience=item.audience,
+                at=tr.datetime(item.send_at),
+            ),
+            highlight=False,
+        )
+        return
+    out().print(
+        tr.t(
+            "cli.announce_status",
+            id=item.id,
+            audience=item.audience,
+            total=report.total,
+            delivered=report.delivered,
+            blocked=report.blocked,
+            failed=report.failed,
+            waiting=report.waiting,
+            pending=report.pending,
+            dropped=report.dropped,
+        ),
+        highlight=False,
+        markup=False,
+    )
+
+
+@deadline_app.command("add", help=N_("cli.help.deadline.add"))
+def deadline_add(
+    title_uk: Annotated[
+        str, typer.Option(help=N_("cli.help.deadline.title_uk"), metavar=TEXT, show_default=False)
+    ],
+    title_en: Annotated[
+        str, typer.Option(help=N_("cli.help.deadline.title_en"), metavar=TEXT, show_default=False)
+    ],
+    due: Annotated[
+        str, typer.Option(help=N_("cli.help.deadline.due"), metavar=MOMENT, show_default=False)
+    ],
+    audience: Annotated[str, typer.Option(help=N_("cli.help.deadline.audience"))] = "all",
+    description_uk: Annotated[
+        str, typer.Option(help=N_("cli.help.deadline.description_uk"), metavar=TEXT)
+    ] = "",
+    description_en: Annotated[
+        str, typer.Option(help=N_("cli.help.deadline.description_en"), metavar=TEXT)
+    ] = "",
+) -> None:
+    """Add a deadline; officials are reminded 7 days and 1 day before."""
+    settings = _settings()
+    tr = _tr()
+    from bot.clock import Clock
+
+    due_at = _when_option(due, tr, "--due", settings)
+    clock = Clock(settings.tz)
+    if due_at <= clock.now():
+        raise _fail(tr.t("cli.moment_passed", option="--due", value=due))
+    _ready(settings)
+    from bot.services import audiences, deadlines
+
+    async def work(db: Database) -> Any:
+        async with db.session() as session:
+            return await deadlines.add(
+                session=session,
+                title_uk=title_uk,
+                title_en=title_en,
+                due_at=due_at,
+                now=clock.now(),
+                audience=audience,
+                description_uk=description_uk,
+                description_en=description_en,
+            )
+
+    try:
+        item = _with_db(settings, work)
+    except audiences.AudienceError as exc:
+        raise _audience_failure(tr, exc) from None
+    except ValueError:
+        raise _fail(tr.t("cli.deadline_no_title")) from None
+    out().print(
+        tr.t("cli.deadline_added", id=item.id, title=item.title(tr.lang), due=tr.datetime(due_at)),
+        highlight=False,
+        markup=False,
+    )
+
+
+@deadline_app.command("list", help=N_("cli.help.deadline.list"))
+def deadline_list() -> None:
+    """The deadlines not yet passed, soonest first."""
+    settings = _settings()
+    tr = _tr()
+    _ready(settings)
+    from rich.table import Table
+
+    from bot.clock import Clock
+    from bot.services import deadlines
+
+    clock = Clock(settings.tz)
+
+    async def work(db: Database) -> Any:
+        async with db.session() as session:
+            return await deadlines.open_deadlines(
+                session=session, now=clock.now(), region=None, everything=True
+            )
+
+    items = _with_db(settings, work)
+    if not items:
+        out().print(tr.t("cli.deadlines_none"))
+        return
+    table = Table(box=None)
+    table.add_column(tr.t("cli.deadline_col_id"))
+    table.add_column(tr.t("cli.deadline_col_due"))
+    table.add_column(tr.t("cli.deadline_col_title"))
+    table.add_column(tr.t("cli.deadline_col_audience"))
+    for item in items:
+        table.add_row(str(item.id), tr.datetime(item.due_at), item.title(tr.lang), item.audience)
+    out().print(table)
 
 
 def _unexpected(exc: BaseException, tr: Tr) -> int:

@@ -14,9 +14,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.i18n import N_
+from bot.quiet_hours import QuietHours
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///amu_bot.db"
+# Telegram answers 429 above ~30 messages a second to different chats.
+MAX_SEND_RATE = 30.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     admin_ids: Annotated[frozenset[int], NoDecode] = Field(default_factory=frozenset)
     timezone: str = "Europe/Kyiv"
+    send_rate: float = 25.0
+    quiet_hours: str = "21:00-08:00"
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -133,6 +138,25 @@ class Settings(BaseSettings):
                 N_("config.timezone"), "is not a known time zone: '{value}'", value=value
             ) from exc
         return value
+
+    @field_validator("send_rate")
+    @classmethod
+    def _send_rate(cls, value: float) -> float:
+        if not 0 < value <= MAX_SEND_RATE:
+            raise ValueError(
+                f"must be above 0 and at most {MAX_SEND_RATE:g} messages a second, got {value:g}"
+            )
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        return str(QuietHours.parse(value))
+
+    @property
+    def quiet(self) -> QuietHours:
+        """The default quiet hours, read in `tz`."""
+        return QuietHours.parse(self.quiet_hours)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -12,6 +12,7 @@ from handlers import (
     access,
     access_request,
     certificates,
+    deadlines,
     dues,
     errors,
     events,
@@ -50,6 +51,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], translator: Transla
         + events_admin.handlers()
         + certificates.handlers()
         + settings.handlers(label(MENU_SETTINGS))
+        + deadlines.handlers()
         + help.handlers(label(MENU_HELP))
         + fallback.handlers()  # must stay last
     )

@@ -13,6 +13,7 @@ COMMANDS = {
     "events": N_("command.events"),
     "trainings": N_("command.trainings"),
     "my": N_("command.my"),
+    "deadlines": N_("command.deadlines"),
     "help": N_("command.help"),
     "settings": N_("command.settings"),
     "start": N_("command.start"),

@@ -3,9 +3,11 @@
 from sqlmodel import SQLModel
 
 from models.access_request import AccessRequest, RequestStatus
+from models.announcement import Announcement
 from models.base import UTCDateTime, utc_now
 from models.bot_state import BotState
 from models.charge import KIND_ORDER, Charge, ChargeKind
+from models.deadline import Deadline
 from models.event import (
     SEATED,
     Category,
@@ -21,6 +23,7 @@ from models.event import (
 from models.invite import Invite
 from models.member import Member, MemberKind, search_key
 from models.official import Official, Role
+from models.outbox import Outbox, OutboxStatus, PlanMark
 from models.payment import Payment
 from models.user import TelegramUser
 
@@ -30,11 +33,13 @@ __all__ = [
     "KIND_ORDER",
     "SEATED",
     "AccessRequest",
+    "Announcement",
     "BotState",
     "Category",
     "Certificate",
     "Charge",
     "ChargeKind",
+    "Deadline",
     "Event",
     "EventKind",
     "EventStatus",
@@ -42,7 +47,10 @@ __all__ = [
     "Member",
     "MemberKind",
     "Official",
+    "Outbox",
+    "OutboxStatus",
     "Payment",
+    "PlanMark",
     "Registration",
     "RegistrationStatus",
     "RequestStatus",

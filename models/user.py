@@ -24,6 +24,8 @@ class TelegramUser(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     last_seen_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     blocked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # "HH:MM-HH:MM" in Kyiv time, "off" for none; None follows QUIET_HOURS.
+    quiet_hours: str | None = Field(default=None, max_length=20)
 
     @property
     def full_name(self) -> str:

@@ -45,7 +45,11 @@ class Harness:
         )
         request = RecordingRequest()
         app = build_application(
-            runtime, request=request, updates_request=request, publish_commands=False
+            runtime,
+            request=request,
+            updates_request=request,
+            publish_commands=False,
+            notifications=False,  # tests drive the planner and dispatcher themselves
         )
         await app.initialize()
         await app.start()  # the JobQueue runs conversation timeouts; no updater is started

@@ -138,11 +138,11 @@ def loaded(loaded_template: Path, db_file: Path) -> Path:
 def test_db_upgrade(cli: Invoke, db_file: Path) -> None:
     first = cli("db", "upgrade")
     assert first.exit_code == 0, first.output
-    assert "Database schema upgraded: — → 0003." in flat(first.stdout)
+    assert "Database schema upgraded: — → 0004." in flat(first.stdout)
     assert db_file.exists()
     second = cli("db", "upgrade")
     assert second.exit_code == 0
-    assert "The database schema is up to date (revision 0003)." in flat(second.stdout)
+    assert "The database schema is up to date (revision 0004)." in flat(second.stdout)
 
 
 def test_the_examples_load_sequence(cli: Invoke, db_file: Path) -> None:

@@ -1,0 +1,413 @@
+"""The planner: derives from the data what is due and writes it to the outbox.
+
+Runs every ~30 s and at start-up. Nothing lives in memory: each reminder moment the planner
+handles leaves a `plan_mark` row, each message an outbox row with a unique dedupe key, so a
+restart, a re-plan or a second instance writes nothing twice. On PostgreSQL one pass runs at a
+time across all processes (advisory lock); every pass is one transaction.
+
+The work is a list of rules (`RULES`). A rule reads the data set-wise and writes with
+INSERT ... SELECT; it never loops over officials in Python. Event and training reminders and
+the "event changed/cancelled" notices join this list when events exist: each is one more
+`Rule` appended to `RULES`, reusing `audiences` and `outbox.enqueue_select`.
+
+A reminder is sent while its moment is no older than its own lead (a 7-day reminder up to the
+1-day one, a 1-day reminder until the due time); past that it is dropped, never sent late.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import String, case, cast, exists, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.i18n import N_, Translator, localized
+from bot.services import announcements, audiences
+from bot.services.callers import untyped
+from bot.services.dues import (
+    CHARGE_COLUMNS,
+    PAYMENT_COLUMNS,
+    ChargeRow,
+    PaymentRow,
+    allocate,
+)
+from bot.services.outbox import (
+    PLANNER_LOCK,
+    enqueue_per_council,
+    enqueue_select,
+    mark_planned,
+    try_xact_lock,
+)
+from locales import LANGUAGES
+from models import Announcement, Charge, Deadline, Member, Payment, PlanMark
+
+log = logging.getLogger(__name__)
+
+# Dues reminders go out at this local time on their day (well outside default quiet hours).
+REMINDER_TIME = time(10, 0)
+DUES_LEADS = ((30, "30d"), (7, "7d"), (1, "1d"))
+DEADLINE_LEADS = ((timedelta(days=7), "7d"), (timedelta(days=1), "1d"))
+DUES_UPCOMING = N_("notify.dues.upcoming")
+DUES_OVERDUE = N_("notify.dues.overdue")
+KIND_NAMES = {
+    "membership": N_("charge.kind.membership"),
+    "fund": N_("charge.kind.fund"),
+    "entrance": N_("charge.kind.entrance"),
+}
+
+
+@dataclass
+class PlanContext:
+    """What a rule sees: one session (one transaction), the moment, and the translator."""
+
+    session: AsyncSession
+    now: datetime
+    clock: Clock
+    translator: Translator
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One kind of derived notification; `run` returns how many outbox rows it wrote."""
+
+    name: str
+    run: Callable[[PlanContext], Awaitable[int]]
+
+
+@dataclass
+class PlanResult:
+    """What one planner pass wrote, per rule."""
+
+    written: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        """Outbox rows written by the pass."""
+        return sum(self.written.values())
+
+
+# --------------------------------------------------------------------------- dues
+
+
+def reminder_day(now: datetime, clock: Clock) -> date:
+    """The day whose reminders are due: today from REMINDER_TIME local time, else yesterday."""
+    local = now.astimezone(clock.tz)
+    return local.date() if local.time() >= REMINDER_TIME else local.date() - timedelta(days=1)
+
+
+def _add_months(day: date, months: int) -> date:
+    y, m = divmod(day.month - 1 + months, 12)
+    year, month = day.year + y, m + 1
+    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(day.day, last))
+
+
+def dues_stage(due: date, day: date) -> str | None:
+    """Which dues reminder a charge due on `due` is at on `day`, None for none.
+
+    `30d`, `7d`, `1d` before the due date (each until the next one); then `overdue:N`
+    monthly from the day after the due date. On the due date itself nothing is new: the
+    1-day reminder has had its day and the charge is not overdue yet.
+    """
+    left = (due - day).days
+    for lead, name in DUES_LEADS:
+        following = next((d for d, _ in DUES_LEADS if d < lead), 0)
+        if following < left <= lead:
+            return name
+    if left >= 0:
+        return None
+    start = due + timedelta(days=1)
+    months = (day.year - start.year) * 12 + day.month - start.month
+    if _add_months(start, months) > day:
+        months -= 1
+    return f"overdue:{months}"
+
+
+def dues_stage_end(due: date, stage: str, clock: Clock) -> datetime:
+    """When a dues reminder stops making sense (its moment plus its lead)."""
+    if stage.startswith("overdue:"):
+        n = int(stage.partition(":")[2])
+        end_day = _add_months(due + timedelta(days=1), n + 1)
+    else:
+        end_day = due
+    return datetime.combine(end_day, REMINDER_TIME, tzinfo=clock.tz)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    charge_id: int
+    member_id: int
+    due_date: date
+    stage: str
+
+
+async def _dues_candidates(ctx: PlanContext, day: date) -> list[_Candidate]:
+    """Charges at a reminder stage that the planner has not handled yet (one query)."""
+    dates = (
+        (
+            await ctx.session.execute(
+                select(col(Charge.due_date))
+                .where(col(Charge.due_date) <= day + timedelta(days=DUES_LEADS[0][0]))
+                .distinct()
+            )
+        )
+        .scalars()
+        .all()
+    )
+    stages = {d: s for d in dates if (s := dues_stage(d, day)) is not None}
+    if not stages:
+        return []
+    stage = case(stages, value=col(Charge.due_date))
+    key = literal("dues:") + cast(col(Charge.id), String) + literal(":") + stage
+    rows = await ctx.session.execute(
+        select(col(Charge.id), col(Charge.member_id), col(Charge.due_date), stage).where(
+            col(Charge.due_date).in_(list(stages)),
+            ~exists().where(col(PlanMark.key) == key),
+        )
+    )
+    return [_Candidate(*untyped(r)) for r in rows]
+
+
+@dataclass(frozen=True)
+class _Owed:
+    year: int
+    kind: str
+    amount_kop: int
+
+
+async def _council_names(session: AsyncSession, ids: set[int]) -> dict[int, tuple[str, str]]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(col(Member.id), col(Member.name_uk), col(Member.name_en)).where(
+            col(Member.id).in_(ids)
+        )
+    )
+    return {untyped(r[0]): (r[1], r[2]) for r in rows}
+
+
+async def _balances(session: AsyncSession, member_ids: set[int]) -> dict[int, _Owed]:
+    """What is still owed on each charge of these councils, allocated as statements do."""
+    charges: dict[int, list[ChargeRow]] = defaultdict(list)
+    payments: dict[int, list[PaymentRow]] = defaultdict(list)
+    ids = sorted(member_ids)
+    for start in range(0, len(ids), 5000):  # stay below SQLite's bound-parameter limit
+        chunk = ids[start : start + 5000]
+        for charge in await session.execute(
+            select(col(Charge.member_id), *CHARGE_COLUMNS).where(col(Charge.member_id).in_(chunk))
+        ):
+            charges[charge[0]].append(ChargeRow(*untyped(charge[1:])))
+        for row in await session.execute(
+            select(col(Payment.member_id), *PAYMENT_COLUMNS).where(
+                col(Payment.member_id).in_(chunk)
+            )
+        ):
+            payments[row[0]].append(PaymentRow(*untyped(row[1:])))
+    owed: dict[int, _Owed] = {}
+    for member_id, rows in charges.items():
+        paid: dict[int, int] = defaultdict(int)
+        for a in allocate(rows, payments.get(member_id, [])).applied:
+            paid[a.charge_id] += a.amount_kop
+        for c in rows:
+            owed[c.id] = _Owed(c.year, c.kind, c.amount_kop - paid[c.id])
+    return owed
+
+
+async def plan_dues(ctx: PlanContext) -> int:
+    """Dues reminders 30, 7 and 1 days before the due date, then monthly while overdue.
+
+    One message per council, due date and stage, listing what is still owed, to the
+    council's linked officials only; a fully paid charge gets none.
+    """
+    day = reminder_day(ctx.now, ctx.clock)
+    candidates = await _dues_candidates(ctx, day)
+    if not candidates:
+        return 0
+    owed = await _balances(ctx.session, {c.member_id for c in candidates})
+    groups: dict[tuple[int, date, str], list[tuple[int, str, int]]] = defaultdict(list)
+    for c in candidates:
+        charge = owed.get(c.charge_id)
+        if charge is not None and charge.amount_kop > 0:
+            groups[(c.member_id, c.due_date, c.stage)].append(
+                (charge.year, charge.kind, charge.amount_kop)
+            )
+    names = await _council_names(ctx.session, {member_id for member_id, _, _ in groups})
+    rendered: list[dict[str, Any]] = []
+    for (member_id, due, stage), lines in sorted(groups.items()):
+        expires = dues_stage_end(due, stage, ctx.clock)
+        for lang in LANGUAGES:
+            tr = ctx.translator(lang)
+            name_uk, name_en = names[member_id]
+            body = "\n".join(
+                tr.t(
+                    "notify.dues.line",
+                    kind=tr.t(KIND_NAMES.get(kind, kind)),
+                    year=year,
+                    amount=tr.money(amount),
+                )
+                for year, kind, amount in sorted(lines)
+            )
+            text = tr.t(
+                DUES_OVERDUE if stage.startswith("overdue") else DUES_UPCOMING,
+                council=_esc(localized(lang, name_uk, name_en)),
+                due=tr.date(due),
+                total=tr.money(sum(amount for _, _, amount in lines)),
+                lines=body,
+            )
+            rendered.append(
+                {
+                    "member_id": member_id,
+                    "lang": lang,
+                    "text": text,
+                    "key_prefix": f"dues:{member_id}:{due.isoformat()}:{stage}:to:",
+                    "expires_at": expires,
+                }
+            )
+    written = await enqueue_per_council(
+        session=ctx.session, messages=rendered, kind="dues", now=ctx.now
+    )
+    await mark_planned(
+        session=ctx.session,
+        keys=[f"dues:{c.charge_id}:{c.stage}" for c in candidates],
+        now=ctx.now,
+    )
+    return written
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+def deadline_stage(due_at: datetime, now: datetime) -> str | None:
+    """`7d` from a week before the due time, `1d` from a day before, None otherwise."""
+    left = due_at - now
+    if left <= timedelta(0):
+        return None
+    stage = None
+    for lead, name in DEADLINE_LEADS:
+        if left <= lead:
+            stage = name
+    return stage
+
+
+async def plan_deadlines(ctx: PlanContext) -> int:
+    """Deadline reminders 7 days and 1 day before, to the deadline's audience."""
+    due = (
+        (
+            await ctx.session.execute(
+                select(Deadline).where(
+                    col(Deadline.due_at) > ctx.now,
+                    col(Deadline.due_at) <= ctx.now + DEADLINE_LEADS[0][0],
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    staged = {
+        f"deadline:{d.id}:{stage}": (d, stage)
+        for d in due
+        if (stage := deadline_stage(d.due_at, ctx.now)) is not None
+    }
+    if not staged:
+        return 0
+    done = set(
+        (
+            await ctx.session.execute(
+                select(col(PlanMark.key)).where(col(PlanMark.key).in_(list(staged)))
+            )
+        ).scalars()
+    )
+    written = 0
+    today = ctx.clock.today()
+    for mark, (deadline, _stage) in staged.items():
+        if mark in done:
+            continue
+        query = await audiences.recipients(
+            session=ctx.session, audience=audiences.parse(deadline.audience), today=today
+        )
+        for lang in LANGUAGES:
+            tr = ctx.translator(lang)
+            description = deadline.description(lang)
+            text = tr.t(
+                "notify.deadline",
+                title=_esc(deadline.title(lang)),
+                due=tr.datetime(deadline.due_at),
+                description=f"\n\n{_esc(description)}" if description else "",
+            )
+            written += await enqueue_select(
+                session=ctx.session,
+                recipients=audiences.for_language(query, lang),
+                text=text,
+                kind="deadline",
+                key_prefix=f"{mark}:to:",
+                not_before=ctx.now,
+                expires_at=deadline.due_at,
+            )
+    await mark_planned(session=ctx.session, keys=[k for k in staged if k not in done], now=ctx.now)
+    return written
+
+
+# --------------------------------------------------------------------------- announcements
+
+
+async def plan_announcements(ctx: PlanContext) -> int:
+    """Scheduled announcements whose time has come, expanded to their audience."""
+    due = (
+        (
+            await ctx.session.execute(
+                select(Announcement)
+                .where(
+                    col(Announcement.expanded_at).is_(None),
+                    col(Announcement.send_at) <= ctx.now,
+                )
+                .order_by(col(Announcement.id))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    written = 0
+    for item in due:
+        written += await announcements.expand(
+            session=ctx.session, announcement=item, now=ctx.now, today=ctx.clock.today()
+        )
+    return written
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+# Order is the order of the pass; each rule runs in the pass's one transaction.
+RULES: list[Rule] = [
+    Rule("announcements", plan_announcements),
+    Rule("deadlines", plan_deadlines),
+    Rule("dues", plan_dues),
+]
+
+
+async def plan(
+    *, db: Database, clock: Clock, translator: Translator, rules: Sequence[Rule] = RULES
+) -> PlanResult | None:
+    """One planner pass; None when another process holds the planner lock (PostgreSQL)."""
+    async with db.session() as session:
+        if not await try_xact_lock(session, PLANNER_LOCK):
+            await session.rollback()
+            return None
+        ctx = PlanContext(session=session, now=clock.now(), clock=clock, translator=translator)
+        result = PlanResult()
+        for rule in rules:
+            result.written[rule.name] = await rule.run(ctx)
+        await session.commit()
+    if result.total:
+        log.info("planned %d messages: %s", result.total, result.written)
+    return result

@@ -1,0 +1,54 @@
+"""What the dispatcher needs from a way of sending: one call, and outcomes it can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message to one chat, as the outbox holds it (text is HTML)."""
+
+    chat_id: int
+    text: str
+    buttons: list[list[dict[str, Any]]] | None = None
+    document: bytes | None = None
+    document_path: str | None = None
+    document_name: str | None = None
+
+
+class SendError(Exception):
+    """A message was not (known to be) delivered; the subclass says what to do about it."""
+
+
+class RetryLater(SendError):
+    """429: flood control; nothing was sent, wait `seconds` and try again."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"flood control: retry in {seconds:g} s")
+        self.seconds = seconds
+
+
+class Blocked(SendError):
+    """403: the person blocked the bot or deleted the account; never retry."""
+
+
+class Transient(SendError):
+    """Nothing was sent (connection refused or reset before the request): retry with backoff."""
+
+
+class OutcomeUnknown(SendError):
+    """The request may have reached Telegram (read timeout): do not send it again."""
+
+
+class Rejected(SendError):
+    """Telegram refused this message (400 and the like): retrying cannot help."""
+
+
+class Sender(Protocol):
+    """Sends one message; raises a SendError subclass when it was not delivered."""
+
+    async def send(self, message: OutgoingMessage) -> None:
+        """Deliver `message` or raise."""
+        ...

@@ -1,0 +1,23 @@
+"""Announcements staff send to an audience, now or at a set time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel
+
+from models.base import UTCDateTime, utc_now
+
+
+class Announcement(SQLModel, table=True):
+    """A message to an audience; the planner expands it into outbox rows at `send_at`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))  # HTML, sent as written
+    audience: str = Field(max_length=200)  # all | region:NAME | overdue (see services.audiences)
+    send_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    urgent: bool = False
+    expanded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    recipients: int | None = None  # how many outbox rows the expansion wrote
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

@@ -61,7 +61,7 @@ from bot.db import Database, upgrade
 from bot.i18n import Translator
 from bot.services import certificate_pdf, events
 from bot.services.events import Outcome
-from bot.services.imports import ImportKind
+from bot.services.imports import REQUIRED, ImportKind
 from handlers.certificates import certificate_text
 from models import (
     Category,
@@ -92,38 +92,9 @@ def _programme(directory: Path, rng: random.Random, count: int) -> tuple[Path, P
         trainings_path.open("w", newline="", encoding="utf-8") as tr,
     ):
         ew, tw = csv.writer(ev, lineterminator="\n"), csv.writer(tr, lineterminator="\n")
-        ew.writerow(
-            [
-                "code",
-                "kind",
-                "title_uk",
-                "title_en",
-                "starts_at",
-                "ends_at",
-                "location",
-                "capacity",
-                "registration_deadline",
-                "section",
-                "description_uk",
-                "description_en",
-                "per_council_limit",
-            ]
-        )
-        tw.writerow(
-            [
-                "code",
-                "format",
-                "title_uk",
-                "title_en",
-                "starts_at",
-                "ends_at",
-                "hours",
-                "capacity",
-                "registration_deadline",
-                "description_uk",
-                "description_en",
-            ]
-        )
+        # The columns the importer reads, in its order; the optional limit last.
+        ew.writerow([*REQUIRED[ImportKind.EVENTS], "per_council_limit"])
+        tw.writerow(REQUIRED[ImportKind.TRAININGS])
         for n in range(count):
             start = NOW + timedelta(days=rng.randint(-180, 180), hours=rng.randint(0, 8))
             start = start.replace(minute=0, second=0, microsecond=0)

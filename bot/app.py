@@ -8,6 +8,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 import handlers
+from bot import botapi
 from bot.clock import Clock
 from bot.config import Settings
 from bot.context import AppContext, Runtime
@@ -39,7 +40,10 @@ def build_application(
     updates_request: BaseRequest | None = None,
     publish_commands: bool = True,
 ) -> AppType:
-    """The Application with every handler registered; `request` lets tests record calls."""
+    """The Application with every handler registered; `request` lets tests record calls.
+
+    By default the Bot API is called with JSON bodies (`bot.botapi.JsonRequest`).
+    """
     builder = (
         ApplicationBuilder()
         .token(runtime.settings.token())
@@ -49,10 +53,10 @@ def build_application(
         .defaults(Defaults(tzinfo=runtime.settings.tz))
         .concurrent_updates(PerUserUpdateProcessor(CONCURRENT_UPDATES))
     )
-    if request is not None:
-        builder = builder.request(request)
-    if updates_request is not None:
-        builder = builder.get_updates_request(updates_request)
+    default_request, default_updates_request = botapi.requests()
+    builder = builder.request(request or default_request).get_updates_request(
+        updates_request or default_updates_request
+    )
     if publish_commands:
 
         async def post_init(app: AppType) -> None:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, inspect
+from sqlalchemy import Dialect, Select, event, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -42,11 +45,47 @@ def _check_sqlite_path(url: str) -> None:
         raise FileNotFoundError(f"the folder for the SQLite file does not exist: {folder}")
 
 
+class _SQLiteConnection(aiosqlite.Connection):
+    """aiosqlite's connection, minus the rollbacks that have nothing to undo.
+
+    SQLAlchemy rolls back every connection it closes or returns to the pool, twice in fact
+    (the connection's transaction, then the pool's reset), and with aiosqlite each rollback
+    is a trip to the connection's worker thread and back, even after a read-only update.
+    SQLite knows whether a transaction is open; when none is, there is nothing to roll back.
+    """
+
+    async def rollback(self) -> None:
+        """Roll back the open transaction, if there is one."""
+        conn = self._connection
+        if conn is not None and not conn.in_transaction:
+            return
+        await super().rollback()
+
+
+def _sqlite_creator(url: str, connect_args: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
+    """What SQLAlchemy's aiosqlite dialect would connect with, as a `_SQLiteConnection`."""
+    database = make_url(url).database or ":memory:"
+    # `in_transaction` is read from the event loop's thread (it is a flag; no statement runs)
+    # while aiosqlite runs every statement in its worker thread.
+    args = {**connect_args, "check_same_thread": False}
+
+    async def connect() -> aiosqlite.Connection:
+        conn = _SQLiteConnection(partial(sqlite3.connect, database, **args), 64)
+        conn._thread.daemon = True  # as SQLAlchemy does: never keep the process alive
+        return await conn
+
+    return connect
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
     if url.startswith("sqlite"):
         _check_sqlite_path(url)
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        if "async_creator" not in kwargs and make_url(url).get_driver_name() == "aiosqlite":
+            connect_args = kwargs.pop("connect_args", {"timeout": 30})
+            kwargs["async_creator"] = _sqlite_creator(url, connect_args)
+        else:
+            kwargs.setdefault("connect_args", {"timeout": 30})
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
 
@@ -83,6 +122,170 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+_observers: list[Callable[[AsyncEngine | None, str], None]] = []
+
+
+class Query:
+    """A SELECT built and compiled once, then run straight on the driver: one round trip.
+
+    For the queries every update makes. SQLAlchemy's ORM and Core add per call what these
+    do not need: a statement cache key, a result object, and with aiosqlite four trips to
+    the worker thread per query (cursor, execute, fetch, close) where one will do. Rows come
+    back as tuples, converted by the columns' own types (SQLite's dates, UTC datetimes).
+    Parameters are named `bindparam`s. Drivers other than aiosqlite and asyncpg go through
+    `session.execute`, with the same result.
+    """
+
+    __slots__ = ("_compiled", "statement")
+
+    def __init__(self, statement: Select) -> None:
+        self.statement = statement
+        self._compiled: dict[str, _Compiled] = {}
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self.statement.compile(dialect=dialect)
+        names = tuple(compiled.positiontup or ())
+        processors = tuple(
+            c.type.dialect_impl(dialect).result_processor(dialect, None)
+            for c in self.statement.selected_columns
+        )
+        return _Compiled(
+            sql=compiled.string,
+            names=names,
+            defaults={n: compiled.binds[n].value for n in names},
+            processors=processors if any(processors) else None,
+        )
+
+    async def all(self, session: AsyncSession, **params: Any) -> list[tuple[Any, ...]]:
+        """Every row, as tuples."""
+        conn = await session.connection()
+        driver = conn.dialect.driver
+        if driver not in ("aiosqlite", "asyncpg"):
+            result = await session.execute(self.statement, params)
+            return [tuple(row) for row in result]
+        compiled = self._compiled.get(conn.dialect.name)
+        if compiled is None:
+            compiled = self._compiled[conn.dialect.name] = self._compile(conn.dialect)
+        values = [params.get(n, compiled.defaults[n]) for n in compiled.names]
+        raw = (await conn.get_raw_connection()).driver_connection
+        for observe in _observers:
+            observe(conn.engine, compiled.sql)
+        if driver == "aiosqlite":
+            rows: Any = await raw.execute_fetchall(compiled.sql, values)  # type: ignore[union-attr]
+        else:
+            rows = await raw.fetch(compiled.sql, *values)  # type: ignore[union-attr]
+        processors = compiled.processors
+        if processors is None:
+            return [tuple(row) for row in rows]
+        return [
+            tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=True))
+            for row in rows
+        ]
+
+    async def one_or_none(self, session: AsyncSession, **params: Any) -> tuple[Any, ...] | None:
+        """The only row, or None."""
+        rows = await self.all(session, **params)
+        if len(rows) > 1:
+            raise ValueError(f"expected at most one row, got {len(rows)}")
+        return rows[0] if rows else None
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]
+    defaults: dict[str, Any]
+    processors: tuple[Callable[[Any], Any] | None, ...] | None
+
+
+@dataclass
+class RoundTrips:
+    """What an engine sends to its database while counting (`with counter:`), for tests and
+    benchmarks: statements (SQLAlchemy's and `Query`'s), and the commits and rollbacks that
+    reach the database; for SQLite also every trip to aiosqlite's worker thread, which is what
+    a query, a commit or a rollback costs there. (A rollback with nothing to undo is skipped
+    before it leaves, and not counted.)
+    """
+
+    engine: AsyncEngine
+    statements: int = 0
+    commits: int = 0
+    rollbacks: int = 0
+    begins: int = 0
+    handoffs: int = 0
+    sql: list[str] = field(default_factory=list)
+    counting: bool = False
+    _restore: list[tuple[Any, str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        event.listen(self.engine.sync_engine, "before_cursor_execute", self._on_statement)
+
+    def _on_statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if self.counting:
+            self.statements += 1
+            self.sql.append(statement)
+
+    def _on_query(self, engine: AsyncEngine | None, statement: str) -> None:
+        if engine is not None and engine.sync_engine is self.engine.sync_engine:
+            self.statements += 1
+            self.sql.append(statement)
+
+    def reset(self) -> None:
+        """Start from zero."""
+        self.statements = self.commits = self.rollbacks = self.begins = self.handoffs = 0
+        self.sql.clear()
+
+    def per(self, updates: int) -> str:
+        """The counts per update, in words."""
+        out = (
+            f"{self.statements / updates:.2f} statements, {self.commits / updates:.2f} commits, "
+            f"{self.rollbacks / updates:.2f} rollbacks"
+        )
+        if self.engine.dialect.name == "sqlite":
+            out += f", {self.handoffs / updates:.2f} trips to aiosqlite's thread"
+        else:
+            out += f", {self.begins / updates:.2f} BEGINs"
+        return out
+
+    def _wrap(self, owner: Any, name: str, count: Callable[[tuple[Any, ...]], None]) -> None:
+        original = getattr(owner, name)
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            count(args)
+            return await original(*args, **kwargs)
+
+        self._restore.append((owner, name, original))
+        setattr(owner, name, counted)
+
+    def _on_handoff(self, args: tuple[Any, ...]) -> None:
+        self.handoffs += 1
+        fn = getattr(args[1], "__name__", "")
+        self.commits += fn == "commit"
+        self.rollbacks += fn == "rollback"
+
+    def __enter__(self) -> RoundTrips:
+        if self.engine.dialect.name == "sqlite":
+            self._wrap(aiosqlite.Connection, "_execute", self._on_handoff)
+        elif self.engine.dialect.driver == "asyncpg":
+            from asyncpg.transaction import Transaction
+
+            self._wrap(Transaction, "start", lambda _: setattr(self, "begins", self.begins + 1))
+            self._wrap(Transaction, "commit", lambda _: setattr(self, "commits", self.commits + 1))
+            self._wrap(
+                Transaction, "rollback", lambda _: setattr(self, "rollbacks", self.rollbacks + 1)
+            )
+        _observers.append(self._on_query)
+        self.counting = True
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.counting = False
+        _observers.remove(self._on_query)
+        for owner, name, original in reversed(self._restore):
+            setattr(owner, name, original)
+        self._restore.clear()
 
 
 def alembic_config() -> Config:

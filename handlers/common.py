@@ -13,9 +13,9 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
-from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
+from bot import botapi
 from bot.context import AppContext
 from bot.i18n import N_, Tr, Translator
 from bot.services.callers import Caller
@@ -79,9 +79,7 @@ async def reply(
     chat = update.effective_chat
     if chat is None:
         return
-    await chat.send_message(
-        clip(text), parse_mode=ParseMode.HTML, reply_markup=markup, disable_web_page_preview=True
-    )
+    await botapi.send_html(update.get_bot(), chat.id, clip(text), markup)
 
 
 async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -91,11 +89,8 @@ async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
         await reply(update, text, markup)
         return
     try:
-        await query.message.edit_text(
-            clip(text),
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            disable_web_page_preview=True,
+        await botapi.edit_html(
+            update.get_bot(), query.message.chat.id, query.message.message_id, clip(text), markup
         )
     except BadRequest as exc:
         # Pressing the same page twice changes nothing; Telegram says so as an error.

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.db import Query
 from bot.text import clean_line
 from models import Member, Official, Role, TelegramUser, search_key
 
@@ -160,6 +161,28 @@ async def link_account(
     )
 
 
+# What the gate reads on every update, built once: the user, their link, the council.
+_CALLER = Query(
+    select(
+        col(TelegramUser.first_name),
+        col(TelegramUser.last_name),
+        col(TelegramUser.username),
+        col(TelegramUser.language_code),
+        col(TelegramUser.language),
+        col(TelegramUser.last_seen_at),
+        col(TelegramUser.blocked_at),
+        *LINK_COLUMNS,
+    )
+    .select_from(TelegramUser)
+    .outerjoin(
+        Official,
+        and_(col(Official.telegram_id) == col(TelegramUser.id), col(Official.active)),
+    )
+    .outerjoin(Member, col(Member.id) == col(Official.member_id))
+    .where(col(TelegramUser.id) == bindparam("telegram_id"))
+)
+
+
 async def identify(
     *, session: AsyncSession, profile: Profile, now: datetime, admin_ids: frozenset[int]
 ) -> Caller:
@@ -169,27 +192,7 @@ async def identify(
     username = clean_line(profile.username or "", 100) or None
     language_code = clean_line(profile.language_code or "", 20) or None
     # Every update passes here, so this is one round trip: the user, their link, the council.
-    row = (
-        await session.execute(
-            select(
-                col(TelegramUser.first_name),
-                col(TelegramUser.last_name),
-                col(TelegramUser.username),
-                col(TelegramUser.language_code),
-                col(TelegramUser.language),
-                col(TelegramUser.last_seen_at),
-                col(TelegramUser.blocked_at),
-                *LINK_COLUMNS,
-            )
-            .select_from(TelegramUser)
-            .outerjoin(
-                Official,
-                and_(col(Official.telegram_id) == col(TelegramUser.id), col(Official.active)),
-            )
-            .outerjoin(Member, col(Member.id) == col(Official.member_id))
-            .where(col(TelegramUser.id) == profile.telegram_id)
-        )
-    ).one_or_none()
+    row = await _CALLER.one_or_none(session, telegram_id=profile.telegram_id)
     seen = (first_name, last_name, username, language_code)
     link: Link | None = None
     chosen: str | None = None

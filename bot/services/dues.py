@@ -9,10 +9,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.db import Query
 from bot.money import per_capita_kop
 from models import KIND_ORDER, Charge, ChargeKind, Member, Payment
 
@@ -255,29 +256,27 @@ MEMBER_COLUMNS = (
 )
 
 
+# The two queries of every statement, built once.
+_MEMBER_CHARGES = Query(
+    select(*MEMBER_COLUMNS, *CHARGE_COLUMNS)
+    .select_from(Member)
+    .outerjoin(Charge, col(Charge.member_id) == col(Member.id))
+    .where(col(Member.id) == bindparam("member_id"))
+)
+_PAYMENTS = Query(select(*PAYMENT_COLUMNS).where(col(Payment.member_id) == bindparam("member_id")))
+
+
 async def _ledger(
     session: AsyncSession, member_id: int
 ) -> tuple[MemberInfo, list[ChargeRow], list[PaymentRow]]:
     """One council with its charges (one query) and its payments (another)."""
-    rows = (
-        await session.execute(
-            select(*MEMBER_COLUMNS, *CHARGE_COLUMNS)
-            .select_from(Member)
-            .outerjoin(Charge, col(Charge.member_id) == col(Member.id))
-            .where(col(Member.id) == member_id)
-        )
-    ).all()
+    rows = await _MEMBER_CHARGES.all(session, member_id=member_id)
     if not rows:
         raise MemberNotFound(member_id)
     width = len(MEMBER_COLUMNS)
-    member = MemberInfo(*_untyped(rows[0][:width]))
-    charges = [ChargeRow(*_untyped(row[width:])) for row in rows if row[width] is not None]
-    payments = [
-        PaymentRow(*_untyped(row))
-        for row in await session.execute(
-            select(*PAYMENT_COLUMNS).where(col(Payment.member_id) == member_id)
-        )
-    ]
+    member = MemberInfo(*rows[0][:width])
+    charges = [ChargeRow(*row[width:]) for row in rows if row[width] is not None]
+    payments = [PaymentRow(*row) for row in await _PAYMENTS.all(session, member_id=member_id)]
     return member, charges, payments
 
 

@@ -1,0 +1,112 @@
+"""Keep an update light: a /dues may cost only so many trips to the database (not timed)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import col
+
+from bot.clock import FixedClock
+from bot.db import Database, RoundTrips
+from bot.services import callers, dues, members
+from models import TelegramUser
+from tests.conftest import NOW
+from tests.harness import Harness
+from tests.test_handlers import KREMENCHUK, OLENA, link
+
+# The budget of one /dues from a linked official. Raise it only with a reason in the commit.
+STATEMENTS = 3  # the access gate's one query, the council's charges, its payments
+ROLLBACKS = 0  # nothing was written, so there is nothing to roll back
+HANDOFFS = 4  # SQLite: one trip to aiosqlite's thread per query, plus the commit if any
+# A person's first update in over an hour also records that they were seen.
+FIRST_STATEMENTS = STATEMENTS + 1
+FIRST_COMMITS = 1
+
+
+async def _dues(harness: Harness, db: Database) -> RoundTrips:
+    counter = RoundTrips(db.engine)
+    with counter:
+        await harness.send(OLENA, "/dues")
+    assert "04057287" in harness.request.texts()[-1]  # the statement was sent
+    return counter
+
+
+async def test_a_dues_update_stays_within_its_round_trip_budget(
+    examples: Database, harness: Harness
+) -> None:
+    await link(harness, examples, OLENA, KREMENCHUK)
+    await harness.send(OLENA, "/dues")  # warm: statements compiled, connection pooled
+    counter = await _dues(harness, examples)
+    assert counter.statements <= STATEMENTS, counter.sql
+    assert counter.commits == 0
+    assert counter.rollbacks <= ROLLBACKS
+    if examples.engine.dialect.name == "sqlite":
+        assert counter.handoffs <= HANDOFFS
+
+
+async def test_a_first_dues_in_an_hour_writes_once(examples: Database, harness: Harness) -> None:
+    await link(harness, examples, OLENA, KREMENCHUK)
+    await harness.send(OLENA, "/dues")
+    async with examples.session() as session:
+        await session.execute(
+            update(TelegramUser)
+            .where(col(TelegramUser.id) == OLENA)
+            .values(last_seen_at=NOW - timedelta(hours=2))
+        )
+        await session.commit()
+    counter = await _dues(harness, examples)
+    assert counter.statements <= FIRST_STATEMENTS, counter.sql
+    assert counter.commits == FIRST_COMMITS
+    assert counter.rollbacks <= ROLLBACKS
+    assert isinstance(harness.runtime.clock, FixedClock)
+    async with examples.session() as session:
+        seen = await session.get(TelegramUser, OLENA)
+        assert seen is not None and seen.last_seen_at == NOW
+
+
+async def test_a_rollback_after_a_write_still_undoes_it(db: Database) -> None:
+    # Rollbacks with nothing to undo are skipped on SQLite; real ones must still happen.
+    counter = RoundTrips(db.engine)
+    async with db.session() as session:
+        session.add(TelegramUser(id=5, first_name="A", created_at=NOW, last_seen_at=NOW))
+        await session.flush()
+        with counter:
+            await session.rollback()
+    assert counter.rollbacks == 1
+    async with db.session() as session:
+        assert await session.get(TelegramUser, 5) is None
+
+
+async def test_queries_run_on_the_driver_read_what_sqlalchemy_reads(
+    examples: Database, harness: Harness
+) -> None:
+    # Query runs its compiled SQL on the driver itself; the rows must be those SQLAlchemy
+    # gives, types included (SQLite keeps dates as text, datetimes without a zone).
+    await link(harness, examples, OLENA, KREMENCHUK)
+    async with examples.session() as session:
+        member = await members.member_by_code(session=session, code=KREMENCHUK)
+        assert member is not None and member.id is not None
+        cases = [
+            (callers._CALLER, {"telegram_id": OLENA}),
+            (dues._MEMBER_CHARGES, {"member_id": member.id}),
+            (dues._PAYMENTS, {"member_id": member.id}),
+        ]
+        for query, params in cases:
+            ours = await query.all(session, **params)
+            theirs = [tuple(row) for row in await session.execute(query.statement, params)]
+            assert ours == theirs
+            assert [[type(v) for v in row] for row in ours] == [
+                [type(v) for v in row] for row in theirs
+            ]
+            assert ours  # something was compared
+    last_seen = (await _first(examples, OLENA))[5]
+    assert isinstance(last_seen, datetime) and last_seen.tzinfo is not None
+    assert last_seen == NOW
+
+
+async def _first(db: Database, telegram_id: int) -> tuple[object, ...]:
+    async with db.session() as session:
+        row = await callers._CALLER.one_or_none(session, telegram_id=telegram_id)
+    assert row is not None
+    return row

@@ -23,6 +23,18 @@ CONCURRENT_UPDATES = 32
 AppType = Application[Any, AppContext, Any, Any, Any, Any]
 
 
+class AmuApplication(Application[Any, AppContext, Any, Any, Any, Any]):
+    """The Application, with one database connection per update (see Database.update_scope)."""
+
+    __slots__ = ()
+
+    async def process_update(self, update: object) -> None:
+        """Process the update with every session of it on one connection."""
+        runtime: Runtime = self.bot_data["runtime"]
+        async with runtime.db.update_scope():
+            await super().process_update(update)
+
+
 def build_runtime(settings: Settings, db: Database | None = None) -> Runtime:
     """The runtime of a process: database, translations and clock from the settings."""
     return Runtime(
@@ -46,6 +58,7 @@ def build_application(
     """
     builder = (
         ApplicationBuilder()
+        .application_class(AmuApplication)
         .token(runtime.settings.token())
         .base_url(runtime.settings.bot_api_url)
         .base_file_url(runtime.settings.bot_api_url.removesuffix("/bot") + "/file/bot")

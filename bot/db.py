@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import sqlite3
+from asyncio import current_task
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import resources
@@ -17,9 +20,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Dialect, Select, event, inspect
+from sqlalchemy import Delete, Dialect, Insert, Select, Update, event, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -53,6 +57,12 @@ class _SQLiteConnection(aiosqlite.Connection):
     is a trip to the connection's worker thread and back, even after a read-only update.
     SQLite knows whether a transaction is open; when none is, there is nothing to roll back.
     """
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (something was written and not yet committed)."""
+        conn = self._connection
+        return conn is not None and conn.in_transaction
 
     async def rollback(self) -> None:
         """Roll back the open transaction, if there is one."""
@@ -100,12 +110,53 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+class _UpdateScope:
+    """One connection for everything one update does, checked out when first needed."""
+
+    __slots__ = ("_connection", "engine", "task")
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.task = asyncio.current_task()
+        self._connection: AsyncConnection | None = None
+
+    async def connection(self) -> AsyncConnection:
+        if self._connection is None or self._connection.closed:
+            self._connection = await self.engine.connect()
+        return self._connection
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+
+_scope: ContextVar[_UpdateScope | None] = ContextVar("amu_update_scope", default=None)
+
+
 @dataclass
 class Database:
     """The engine and the session factory, built once per process."""
 
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+
+    @asynccontextmanager
+    async def update_scope(self) -> AsyncIterator[None]:
+        """Within it, every `session()` of this task shares one connection, returned at the end.
+
+        The access gate and the handler of an update then use one connection between them
+        instead of taking one from the pool (and giving it back) each. Sessions still come
+        and go one after another, each ending its own transaction; tasks started inside the
+        scope get sessions of their own.
+        """
+        scope = _UpdateScope(self.engine)
+        token = _scope.set(scope)
+        try:
+            yield
+        finally:
+            _scope.reset(token)
+            await scope.close()
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Database:
@@ -116,7 +167,13 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session; commit is the caller's, rollback happens on error."""
-        async with self.sessions() as session:
+        scope = _scope.get()
+        if scope is None or scope.engine is not self.engine or scope.task is not current_task():
+            async with self.sessions() as session:
+                yield session
+            return
+        connection = await scope.connection()
+        async with self.sessions(bind=connection) as session:
             yield session
 
     async def dispose(self) -> None:
@@ -128,61 +185,75 @@ _observers: list[Callable[[AsyncEngine | None, str], None]] = []
 
 
 class Query:
-    """A SELECT built and compiled once, then run straight on the driver: one round trip.
+    """A statement built and compiled once, then run straight on the driver: one round trip.
 
-    For the queries every update makes. SQLAlchemy's ORM and Core add per call what these
-    do not need: a statement cache key, a result object, and with aiosqlite four trips to
-    the worker thread per query (cursor, execute, fetch, close) where one will do. Rows come
-    back as tuples, converted by the columns' own types (SQLite's dates, UTC datetimes).
-    Parameters are named `bindparam`s. Drivers other than aiosqlite and asyncpg go through
-    `session.execute`, with the same result.
+    For the statements every update makes. SQLAlchemy's ORM and Core add per call what these
+    do not need (a cache key, a result object) and, with aiosqlite, four trips to the worker
+    thread per query (cursor, execute, fetch, close) where one will do. Rows come back as
+    tuples converted by the columns' own types (SQLite's dates, aware UTC datetimes), and
+    parameters, named `bindparam`s, are converted the same way. Drivers other than aiosqlite
+    and asyncpg go through the session, with the same result.
     """
 
     __slots__ = ("_compiled", "statement")
 
-    def __init__(self, statement: Select) -> None:
+    def __init__(self, statement: Select | Update | Insert | Delete) -> None:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self.statement.compile(dialect=dialect)
         names = tuple(compiled.positiontup or ())
-        processors = tuple(
-            c.type.dialect_impl(dialect).result_processor(dialect, None)
-            for c in self.statement.selected_columns
+        binds = tuple(
+            compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names
         )
+        columns = getattr(self.statement, "selected_columns", ())
+        results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
         return _Compiled(
             sql=compiled.string,
             names=names,
             defaults={n: compiled.binds[n].value for n in names},
-            processors=processors if any(processors) else None,
+            binds=binds if any(binds) else None,
+            results=tuple((i, p) for i, p in enumerate(results) if p is not None),
         )
 
-    async def all(self, session: AsyncSession, **params: Any) -> list[tuple[Any, ...]]:
-        """Every row, as tuples."""
+    async def _prepare(self, session: AsyncSession, params: dict[str, Any]) -> _Run | None:
         conn = await session.connection()
         driver = conn.dialect.driver
         if driver not in ("aiosqlite", "asyncpg"):
-            result = await session.execute(self.statement, params)
-            return [tuple(row) for row in result]
+            return None
         compiled = self._compiled.get(conn.dialect.name)
         if compiled is None:
             compiled = self._compiled[conn.dialect.name] = self._compile(conn.dialect)
         values = [params.get(n, compiled.defaults[n]) for n in compiled.names]
+        if compiled.binds is not None:
+            values = [
+                p(v) if p is not None else v for p, v in zip(compiled.binds, values, strict=True)
+            ]
         raw = (await conn.get_raw_connection()).driver_connection
         for observe in _observers:
             observe(conn.engine, compiled.sql)
-        if driver == "aiosqlite":
-            rows: Any = await raw.execute_fetchall(compiled.sql, values)  # type: ignore[union-attr]
+        return _Run(driver, raw, compiled, values)
+
+    async def all(self, session: AsyncSession, **params: Any) -> list[tuple[Any, ...]]:
+        """Every row, as tuples."""
+        run = await self._prepare(session, params)
+        if run is None:
+            return [tuple(row) for row in await session.execute(self.statement, params)]
+        if run.driver == "aiosqlite":
+            rows: Any = await run.raw.execute_fetchall(run.compiled.sql, run.values)
         else:
-            rows = await raw.fetch(compiled.sql, *values)  # type: ignore[union-attr]
-        processors = compiled.processors
-        if processors is None:
+            rows = await run.raw.fetch(run.compiled.sql, *run.values)
+        processors = run.compiled.results
+        if not processors:
             return [tuple(row) for row in rows]
-        return [
-            tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=True))
-            for row in rows
-        ]
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, process in processors:
+                values[i] = process(values[i])
+            out.append(tuple(values))
+        return out
 
     async def one_or_none(self, session: AsyncSession, **params: Any) -> tuple[Any, ...] | None:
         """The only row, or None."""
@@ -191,13 +262,47 @@ class Query:
             raise ValueError(f"expected at most one row, got {len(rows)}")
         return rows[0] if rows else None
 
+    async def write(self, session: AsyncSession, **params: Any) -> None:
+        """Run a write that stands alone and commit the session: one trip and the commit.
+
+        With nothing else pending, PostgreSQL runs it in its own implicit transaction (no
+        BEGIN, no COMMIT to send), SQLite in one trip to the worker thread plus the commit.
+        """
+        run = await self._prepare(session, params)
+        if run is None or _in_transaction(run.raw):
+            # Something else is being written: join it, as session.execute would.
+            await session.execute(self.statement, params)
+        elif run.driver == "aiosqlite":
+            await run.raw.execute_fetchall(run.compiled.sql, run.values)
+        else:
+            await run.raw.execute(run.compiled.sql, *run.values)
+        await session.commit()
+
+
+def _in_transaction(raw: Any) -> bool:
+    """Whether the driver's connection has a transaction open (writes pending)."""
+    if isinstance(raw, _SQLiteConnection):
+        return raw.in_transaction
+    if hasattr(raw, "is_in_transaction"):  # asyncpg
+        return bool(raw.is_in_transaction())
+    return True  # unknown: assume so, and take SQLAlchemy's way
+
 
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
     names: tuple[str, ...]
     defaults: dict[str, Any]
-    processors: tuple[Callable[[Any], Any] | None, ...] | None
+    binds: tuple[Callable[[Any], Any] | None, ...] | None
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+@dataclass(frozen=True)
+class _Run:
+    driver: str
+    raw: Any
+    compiled: _Compiled
+    values: list[Any]
 
 
 @dataclass

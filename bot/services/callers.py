@@ -183,6 +183,25 @@ _CALLER = Query(
 )
 
 
+def _value(column: Any, name: str) -> Any:
+    return bindparam(name, type_=column.type)
+
+
+# What the gate writes when a person changed their name or was away for over an hour.
+_SEEN = Query(
+    update(TelegramUser)
+    .where(col(TelegramUser.id) == bindparam("telegram_id"))
+    .values(
+        first_name=_value(col(TelegramUser.first_name), "new_first_name"),
+        last_name=_value(col(TelegramUser.last_name), "new_last_name"),
+        username=_value(col(TelegramUser.username), "new_username"),
+        language_code=_value(col(TelegramUser.language_code), "new_language_code"),
+        last_seen_at=_value(col(TelegramUser.last_seen_at), "seen_at"),
+        blocked_at=None,  # they wrote to us, so they have unblocked the bot
+    )
+)
+
+
 async def identify(
     *, session: AsyncSession, profile: Profile, now: datetime, admin_ids: frozenset[int]
 ) -> Caller:
@@ -219,19 +238,15 @@ async def identify(
         if values[7] is not None:
             link = Link(*values[7:])
         if stored != seen or blocked is not None or now - last_seen > SEEN_RESOLUTION:
-            await session.execute(
-                update(TelegramUser)
-                .where(col(TelegramUser.id) == profile.telegram_id)
-                .values(
-                    first_name=first_name,
-                    last_name=last_name,
-                    username=username,
-                    language_code=language_code,
-                    last_seen_at=now,
-                    blocked_at=None,  # they wrote to us, so they have unblocked the bot
-                )
+            await _SEEN.write(
+                session,
+                telegram_id=profile.telegram_id,
+                new_first_name=first_name,
+                new_last_name=last_name,
+                new_username=username,
+                new_language_code=language_code,
+                seen_at=now,
             )
-            await session.commit()
     is_staff = profile.telegram_id in admin_ids or (link is not None and link.role == Role.ADMIN)
     return Caller(
         telegram_id=profile.telegram_id,

@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Delete, Dialect, Insert, Select, Update, event, inspect
+from sqlalchemy import CompoundSelect, Delete, Dialect, Insert, Select, Update, event, inspect
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -197,7 +197,7 @@ class Query:
 
     __slots__ = ("_compiled", "statement")
 
-    def __init__(self, statement: Select | Update | Insert | Delete) -> None:
+    def __init__(self, statement: Select | CompoundSelect | Update | Insert | Delete) -> None:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import event, update
 from sqlmodel import col
@@ -11,13 +11,13 @@ from sqlmodel import col
 from bot.clock import FixedClock
 from bot.db import Database, RoundTrips
 from bot.services import callers, dues, members
-from models import TelegramUser
+from models import Member, Payment, TelegramUser
 from tests.conftest import NOW
 from tests.harness import Harness
 from tests.test_handlers import KREMENCHUK, OLENA, link
 
 # The budget of one /dues from a linked official. Raise it only with a reason in the commit.
-STATEMENTS = 3  # the access gate's one query, the council's charges, its payments
+STATEMENTS = 2  # the access gate's one query, the council's charges and payments
 ROLLBACKS = 0  # nothing was written, so there is nothing to roll back
 HANDOFFS = 3  # SQLite: one trip to aiosqlite's thread per query
 # A person's first update in over an hour also records that they were seen.
@@ -98,8 +98,7 @@ async def test_queries_run_on_the_driver_read_what_sqlalchemy_reads(
         assert member is not None and member.id is not None
         cases = [
             (callers._CALLER, {"telegram_id": OLENA}),
-            (dues._MEMBER_CHARGES, {"member_id": member.id}),
-            (dues._PAYMENTS, {"member_id": member.id}),
+            (dues._LEDGER, {"member_id": member.id}),
         ]
         for query, params in cases:
             ours = await query.all(session, **params)
@@ -151,3 +150,35 @@ async def test_tasks_started_in_an_update_get_connections_of_their_own(db: Datab
             assert await second.connection() is mine  # one connection for the update
         other = await asyncio.create_task(inside())
     assert other is not mine
+
+
+async def test_one_ledger_query_keeps_payments_of_a_council_without_charges(db: Database) -> None:
+    # Charges and payments come back in one UNION; payments must not need a charge row.
+    async with db.session() as session:
+        member = Member(
+            code="12345678",
+            name_uk="Тестова сільська рада",
+            name_en="Test Village Council",
+            region="Полтавська",
+            kind="village",
+            created_at=NOW,
+        )
+        session.add(member)
+        await session.flush()
+        assert member.id is not None
+        for i, amount in enumerate((150_000, 50_000)):
+            session.add(
+                Payment(
+                    member_id=member.id,
+                    amount_kop=amount,
+                    paid_on=date(2025, 2, 1 + i),
+                    reference=f"ПД-{i}",
+                    created_at=NOW,
+                )
+            )
+        await session.commit()
+        st = await dues.statement(session=session, member_id=member.id, today=date(2025, 11, 20))
+        history = await dues.payment_history(session=session, member_id=member.id)
+    assert st.member.code == "12345678"
+    assert st.credit_kop == 200_000 and st.payments_count == 2
+    assert [item.paid_on for item in history.items] == [date(2025, 2, 2), date(2025, 2, 1)]

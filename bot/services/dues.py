@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, cast, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -256,27 +256,44 @@ MEMBER_COLUMNS = (
 )
 
 
-# The two queries of every statement, built once.
-_MEMBER_CHARGES = Query(
-    select(*MEMBER_COLUMNS, *CHARGE_COLUMNS)
-    .select_from(Member)
-    .outerjoin(Charge, col(Charge.member_id) == col(Member.id))
-    .where(col(Member.id) == bindparam("member_id"))
+def _nulls(columns: Iterable[Any]) -> list[Any]:
+    """Typed NULLs in place of `columns`, for the other half of a UNION."""
+    return [cast(null(), c.type) for c in columns]
+
+
+# A council, its charges and its payments in one query, built once: every statement reads
+# them. Charge rows carry no payment, payment rows no council or charge.
+_LEDGER = Query(
+    union_all(
+        select(*MEMBER_COLUMNS, *CHARGE_COLUMNS, *_nulls(PAYMENT_COLUMNS))
+        .select_from(Member)
+        .outerjoin(Charge, col(Charge.member_id) == col(Member.id))
+        .where(col(Member.id) == bindparam("member_id")),
+        select(*_nulls(MEMBER_COLUMNS), *_nulls(CHARGE_COLUMNS), *PAYMENT_COLUMNS).where(
+            col(Payment.member_id) == bindparam("member_id")
+        ),
+    )
 )
-_PAYMENTS = Query(select(*PAYMENT_COLUMNS).where(col(Payment.member_id) == bindparam("member_id")))
+_CHARGES_AT = len(MEMBER_COLUMNS)
+_PAYMENTS_AT = _CHARGES_AT + len(CHARGE_COLUMNS)
 
 
 async def _ledger(
     session: AsyncSession, member_id: int
 ) -> tuple[MemberInfo, list[ChargeRow], list[PaymentRow]]:
-    """One council with its charges (one query) and its payments (another)."""
-    rows = await _MEMBER_CHARGES.all(session, member_id=member_id)
-    if not rows:
+    """One council with its charges and its payments, in one round trip."""
+    member: MemberInfo | None = None
+    charges: list[ChargeRow] = []
+    payments: list[PaymentRow] = []
+    for row in await _LEDGER.all(session, member_id=member_id):
+        if row[_PAYMENTS_AT] is not None:
+            payments.append(PaymentRow(*row[_PAYMENTS_AT:]))
+            continue
+        member = member or MemberInfo(*row[:_CHARGES_AT])
+        if row[_CHARGES_AT] is not None:
+            charges.append(ChargeRow(*row[_CHARGES_AT:_PAYMENTS_AT]))
+    if member is None:
         raise MemberNotFound(member_id)
-    width = len(MEMBER_COLUMNS)
-    member = MemberInfo(*rows[0][:width])
-    charges = [ChargeRow(*row[width:]) for row in rows if row[width] is not None]
-    payments = [PaymentRow(*row) for row in await _PAYMENTS.all(session, member_id=member_id)]
     return member, charges, payments
 
 

@@ -91,7 +91,13 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
     if url.startswith("sqlite"):
         _check_sqlite_path(url)
-        if "async_creator" not in kwargs and make_url(url).get_driver_name() == "aiosqlite":
+        parsed = make_url(url)
+        # A plain file path (URL options such as ?uri=true are left to SQLAlchemy's dialect).
+        if (
+            "async_creator" not in kwargs
+            and parsed.get_driver_name() == "aiosqlite"
+            and not parsed.query
+        ):
             connect_args = kwargs.pop("connect_args", {"timeout": 30})
             kwargs["async_creator"] = _sqlite_creator(url, connect_args)
         else:
@@ -230,7 +236,11 @@ class Query:
             values = [
                 p(v) if p is not None else v for p, v in zip(compiled.binds, values, strict=True)
             ]
-        raw = (await conn.get_raw_connection()).driver_connection
+        sync = conn.sync_connection
+        if sync is not None and not sync.closed and not sync.invalidated:
+            raw = sync.connection.driver_connection  # checked out already: no I/O to get it
+        else:
+            raw = (await conn.get_raw_connection()).driver_connection
         for observe in _observers:
             observe(conn.engine, compiled.sql)
         return _Run(driver, raw, compiled, values)

@@ -23,7 +23,7 @@ HANDOFFS = 3  # SQLite: one trip to aiosqlite's thread per query
 # A person's first update in over an hour also records that they were seen.
 FIRST_STATEMENTS = STATEMENTS + 1
 FIRST_COMMITS = 1  # SQLite; PostgreSQL commits a lone write by itself (no COMMIT sent)
-FIRST_HANDOFFS = HANDOFFS + 2  # the write, the commit
+FIRST_HANDOFFS = HANDOFFS + 1  # the write and its commit, in one trip
 # PostgreSQL: reads and a lone write need no explicit transaction (no BEGIN to send).
 BEGINS = 0
 

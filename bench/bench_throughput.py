@@ -565,7 +565,9 @@ def main() -> None:
         default=0.5,
         help="share of updates that are a person's first in over an hour (gate writes)",
     )
-    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument(
+        "--warmup", type=int, default=1_500, help="updates before each run, one per user at most"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument(

@@ -182,3 +182,25 @@ async def test_one_ledger_query_keeps_payments_of_a_council_without_charges(db: 
     assert st.member.code == "12345678"
     assert st.credit_kop == 200_000 and st.payments_count == 2
     assert [item.paid_on for item in history.items] == [date(2025, 2, 2), date(2025, 2, 1)]
+
+
+async def test_a_lone_write_joins_what_the_session_is_already_writing(db: Database) -> None:
+    # Query.write sends its statement alone only when nothing else is pending; otherwise it
+    # must join the session's transaction, and one commit keeps both.
+    later = NOW + timedelta(hours=3)
+    async with db.session() as session:
+        session.add(TelegramUser(id=7, first_name="A", created_at=NOW, last_seen_at=NOW))
+        await session.flush()
+        await callers._SEEN.write(
+            session,
+            telegram_id=7,
+            new_first_name="Б",
+            new_last_name=None,
+            new_username="b",
+            new_language_code="uk",
+            seen_at=later,
+        )
+    async with db.session() as session:
+        user = await session.get(TelegramUser, 7)
+    assert user is not None
+    assert (user.first_name, user.username, user.last_seen_at) == ("Б", "b", later)

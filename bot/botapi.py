@@ -12,6 +12,8 @@ from telegram.constants import ParseMode
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
+from bot.db import release_update_connection
+
 # What python-telegram-bot's ApplicationBuilder gives the bot's two requests by default.
 POOL_SIZE = 256
 UPDATES_POOL_SIZE = 1
@@ -40,6 +42,7 @@ class JsonRequest(HTTPXRequest):
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Send the call; a JSON body unless it uploads files."""
+        await release_update_connection()  # no database connection is held while we wait
         if request_data is None or request_data.contains_files:
             return await super().do_request(
                 url,

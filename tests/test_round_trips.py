@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime, timedelta
+from typing import Any
 
+import httpx
 from sqlalchemy import event, update
 from sqlmodel import col
+from telegram import Bot
 
+from bot.botapi import JsonRequest
 from bot.clock import FixedClock
 from bot.db import Database, RoundTrips
 from bot.services import callers, dues, members
@@ -204,3 +208,27 @@ async def test_a_lone_write_joins_what_the_session_is_already_writing(db: Databa
         user = await session.get(TelegramUser, 7)
     assert user is not None
     assert (user.first_name, user.username, user.last_seen_at) == ("Б", "b", later)
+
+
+async def test_no_connection_is_held_while_the_bot_api_answers(db: Database) -> None:
+    # The update's connection goes back to the pool before a Bot API call: Telegram may take
+    # a while, and 32 updates in flight must not need 32 connections.
+    pool: Any = db.engine.sync_engine.pool
+    held: list[int] = []
+
+    def telegram(request: httpx.Request) -> httpx.Response:
+        held.append(pool.checkedout())
+        result = {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}}
+        return httpx.Response(200, json={"ok": True, "result": result})
+
+    request = JsonRequest(httpx_kwargs={"transport": httpx.MockTransport(telegram)})
+    bot = Bot("700000001:TEST-token-never-sent", request=request)
+    async with db.update_scope():
+        async with db.session() as session:
+            await callers._CALLER.all(session, telegram_id=1)
+        assert pool.checkedout() == 1  # kept for the handler's session
+        await bot.send_message(1, "…")
+        async with db.session() as session:  # and taken again when needed
+            await callers._CALLER.all(session, telegram_id=1)
+    assert held == [0]
+    assert pool.checkedout() == 0

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+import sqlalchemy.exc
 from sqlalchemy import event, update
 from sqlmodel import col
 from telegram import Bot
 
 from bot.botapi import JsonRequest
 from bot.clock import FixedClock
-from bot.db import Database, RoundTrips
+from bot.db import SQLITE_POOL_SIZE, Database, RoundTrips
 from bot.services import callers, dues, members
 from models import Member, Payment, TelegramUser
 from tests.conftest import NOW
@@ -232,3 +235,25 @@ async def test_no_connection_is_held_while_the_bot_api_answers(db: Database) -> 
             await callers._CALLER.all(session, telegram_id=1)
     assert held == [0]
     assert pool.checkedout() == 0
+
+
+async def test_sqlite_keeps_two_connections_and_opens_no_more(tmp_path: Path) -> None:
+    # Each aiosqlite connection is a thread; more of them only queue for the GIL, and
+    # overflow connections would be opened and closed for every use.
+    db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'pool.db'}", pool_timeout=0.2)
+    try:
+        pool: Any = db.engine.sync_engine.pool
+        assert pool.size() == SQLITE_POOL_SIZE == 2
+        first, second = await db.engine.connect(), await db.engine.connect()
+        with pytest.raises(sqlalchemy.exc.TimeoutError):
+            await db.engine.connect()
+        await first.close()
+        await second.close()
+    finally:
+        await db.dispose()
+    memory = Database.from_url("sqlite+aiosqlite://")  # one shared connection, as before
+    try:
+        async with memory.session() as session:
+            assert (await session.execute(sqlalchemy.text("select 1"))).scalar() == 1
+    finally:
+        await memory.dispose()

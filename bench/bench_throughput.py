@@ -71,7 +71,7 @@ from bench.seed import SEED, Dataset, generate
 from bot.app import CONCURRENT_UPDATES, build_application, build_runtime
 from bot.botapi import POOL_SIZE, UPDATES_POOL_SIZE, JsonRequest
 from bot.config import Settings
-from bot.db import Database, RoundTrips, upgrade
+from bot.db import Database, RoundTrips, release_update_connection, upgrade
 from bot.fakebotapi import Call, FakeBotAPI
 from bot.updates import PerUserUpdateProcessor
 from models import TelegramUser
@@ -131,7 +131,8 @@ class DelayedJsonRequest(JsonRequest):
     async def do_request(  # type: ignore[override]
         self, url: str, method: str, request_data: RequestData | None = None, **kwargs: Any
     ) -> tuple[int, bytes]:
-        """Sleep, then make the call."""
+        """Sleep, then make the call; like JsonRequest, hold no database connection meanwhile."""
+        await release_update_connection()
         await asyncio.sleep(self.delay)
         return await super().do_request(url, method, request_data, **kwargs)
 

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-SQLITE_POOL_SIZE = 2  # connections to a SQLite file; see create_engine
+SQLITE_POOL_SIZE = 5  # connections to a SQLite file; see create_engine
 
 
 class SchemaError(Exception):
@@ -116,14 +116,17 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         _check_sqlite_path(url)
         parsed = make_url(url)
         if parsed.database and parsed.database != ":memory:":
-            # One writer at a time is all SQLite allows, and each aiosqlite connection is a
-            # thread of its own: more connections only make the threads queue for the GIL
-            # (measured, 32 updates in flight: 2 connections 3.2-3.3 ms of CPU per /dues,
-            # 8 connections 4.5-5.4 ms), and connections beyond the pool's size are opened
-            # and closed again for every use. Updates hold one only while they talk to the
-            # database (see Database.update_scope), so two are plenty.
+            # Each aiosqlite connection is a thread of its own. Connections beyond the pool's
+            # size are opened (with their PRAGMAs) and closed again for every use, and the more
+            # threads take turns, the more they queue for the GIL. So: a fixed pool, handed
+            # out last-in-first-out, so that the work stays on the one or two connections
+            # used last and the others sleep; five, so that the outbox dispatcher and the
+            # planner never leave updates without one. Measured with 32 updates in flight
+            # (docs/benchmarks.md): SQLAlchemy's default 5 + 10 overflow 4.2-4.5 ms of CPU
+            # per /dues, 8 connections 4.5-5.4 ms, 2 connections 3.2-3.3 ms.
             kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
             kwargs.setdefault("max_overflow", 0)
+            kwargs.setdefault("pool_use_lifo", True)
         # A plain file path (URL options such as ?uri=true are left to SQLAlchemy's dialect).
         if (
             "async_creator" not in kwargs
@@ -383,12 +386,18 @@ class RoundTrips:
     rollbacks: int = 0
     begins: int = 0
     handoffs: int = 0
+    connects: int = 0
     sql: list[str] = field(default_factory=list)
     counting: bool = False
     _restore: list[tuple[Any, str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         event.listen(self.engine.sync_engine, "before_cursor_execute", self._on_statement)
+        event.listen(self.engine.sync_engine.pool, "connect", self._on_connect)
+
+    def _on_connect(self, *_: Any) -> None:
+        if self.counting:
+            self.connects += 1
 
     def _on_statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if self.counting:
@@ -403,6 +412,7 @@ class RoundTrips:
     def reset(self) -> None:
         """Start from zero."""
         self.statements = self.commits = self.rollbacks = self.begins = self.handoffs = 0
+        self.connects = 0
         self.sql.clear()
 
     def per(self, updates: int) -> str:
@@ -415,7 +425,7 @@ class RoundTrips:
             out += f", {self.handoffs / updates:.2f} trips to aiosqlite's thread"
         else:
             out += f", {self.begins / updates:.2f} BEGINs"
-        return out
+        return out + f"; {self.connects} connections opened"
 
     def _wrap(self, owner: Any, name: str, count: Callable[[tuple[Any, ...]], None]) -> None:
         original = getattr(owner, name)

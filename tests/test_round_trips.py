@@ -26,7 +26,7 @@ from tests.test_handlers import KREMENCHUK, OLENA, link
 # The budget of one /dues from a linked official. Raise it only with a reason in the commit.
 STATEMENTS = 2  # the access gate's one query, the council's charges and payments
 ROLLBACKS = 0  # nothing was written, so there is nothing to roll back
-HANDOFFS = 3  # SQLite: one trip to aiosqlite's thread per query
+HANDOFFS = 2  # SQLite: one trip to aiosqlite's thread per query
 # A person's first update in over an hour also records that they were seen.
 FIRST_STATEMENTS = STATEMENTS + 1
 FIRST_COMMITS = 1  # SQLite; PostgreSQL commits a lone write by itself (no COMMIT sent)
@@ -237,18 +237,23 @@ async def test_no_connection_is_held_while_the_bot_api_answers(db: Database) -> 
     assert pool.checkedout() == 0
 
 
-async def test_sqlite_keeps_two_connections_and_opens_no_more(tmp_path: Path) -> None:
-    # Each aiosqlite connection is a thread; more of them only queue for the GIL, and
-    # overflow connections would be opened and closed for every use.
+async def test_sqlite_keeps_a_fixed_pool_and_reuses_the_last_connection(tmp_path: Path) -> None:
+    # Each aiosqlite connection is a thread: overflow connections would be opened and closed
+    # for every use, and connections handed out in turn would keep every thread busy.
     db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'pool.db'}", pool_timeout=0.2)
     try:
         pool: Any = db.engine.sync_engine.pool
-        assert pool.size() == SQLITE_POOL_SIZE == 2
-        first, second = await db.engine.connect(), await db.engine.connect()
+        assert pool.size() == SQLITE_POOL_SIZE == 5
+        held = [await db.engine.connect() for _ in range(SQLITE_POOL_SIZE)]
+        raws = [(await c.get_raw_connection()).driver_connection for c in held]
         with pytest.raises(sqlalchemy.exc.TimeoutError):
             await db.engine.connect()
-        await first.close()
-        await second.close()
+        for c in held:
+            await c.close()
+        for _ in range(3):  # one at a time: always the one given back last
+            again = await db.engine.connect()
+            assert (await again.get_raw_connection()).driver_connection is raws[-1]
+            await again.close()
     finally:
         await db.dispose()
     memory = Database.from_url("sqlite+aiosqlite://")  # one shared connection, as before

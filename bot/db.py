@@ -202,9 +202,11 @@ class Database:
         The access gate and the handler of an update then use one connection between them
         instead of taking one from the pool (and giving it back) each. Sessions still come
         and go one after another, each ending its own transaction; tasks started inside the
-        scope get sessions of their own. Before the update waits on the network (a Bot API
-        call), `release_update_connection` gives the connection back to the pool, so an
-        update never holds one while Telegram answers.
+        scope get sessions of their own. The connection goes back to the pool as soon as
+        the update's database work is done (a session closes without `keep_connection`),
+        and at the latest before the update waits on the network (`release_update_connection`,
+        called before every Bot API call), so an update never holds one while Telegram
+        answers or while its reply is rendered.
         """
         scope = _UpdateScope(self.engine)
         token = _scope.set(scope)
@@ -221,8 +223,13 @@ class Database:
         return cls(engine, async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False))
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session; commit is the caller's, rollback happens on error."""
+    async def session(self, *, keep_connection: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session; commit is the caller's, rollback happens on error.
+
+        Within an update (see `update_scope`) the session runs on the update's connection,
+        which goes back to the pool when the session closes, unless `keep_connection` says
+        another session follows at once (the access gate's, which the handler's follows).
+        """
         scope = _scope.get()
         if scope is None or scope.engine is not self.engine or scope.task is not current_task():
             async with self.sessions() as session:
@@ -235,6 +242,8 @@ class Database:
                 yield session
         finally:
             scope.open_sessions -= 1
+        if not keep_connection:
+            await scope.release()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -151,7 +151,7 @@ async def test_tasks_started_in_an_update_get_connections_of_their_own(db: Datab
             return await session.connection()
 
     async with db.update_scope():
-        async with db.session() as first:
+        async with db.session(keep_connection=True) as first:
             mine = await first.connection()
         async with db.session() as second:
             assert await second.connection() is mine  # one connection for the update
@@ -227,12 +227,14 @@ async def test_no_connection_is_held_while_the_bot_api_answers(db: Database) -> 
     request = JsonRequest(httpx_kwargs={"transport": httpx.MockTransport(telegram)})
     bot = Bot("700000001:TEST-token-never-sent", request=request)
     async with db.update_scope():
-        async with db.session() as session:
+        async with db.session(keep_connection=True) as session:
             await callers._CALLER.all(session, telegram_id=1)
         assert pool.checkedout() == 1  # kept for the handler's session
         await bot.send_message(1, "…")
         async with db.session() as session:  # and taken again when needed
             await callers._CALLER.all(session, telegram_id=1)
+            assert pool.checkedout() == 1
+        assert pool.checkedout() == 0  # the handler's work is done: given back at once
     assert held == [0]
     assert pool.checkedout() == 0
 

@@ -11,10 +11,10 @@ database created on the PostgreSQL server the URL names and dropped afterwards):
   payments file, which must create nothing;
 * ``dues.statement`` and ``dues.payment_history`` (page 0) for random councils, each call in
   its own session as the handlers do: p50, p95, p99 and max;
-* ``/dues`` through the real ``Application.process_update`` (access gate, service, rendering,
-  python-telegram-bot's request building) with the Bot API answered in-process, so it is
-  the bot's own latency without the network;
 * the peak RSS of the process.
+
+A whole ``/dues`` update (access gate, service, rendering and the send to a Bot API over
+HTTP) is measured by ``bench.bench_update``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import itertools
 import pstats
 import random
 import tempfile
@@ -34,19 +33,14 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import col
-from telegram import Update
 
 from bench.common import (
-    FIRST_NAME,
-    LANGUAGE,
     LATENCY_HEADER,
-    NOW,
     TODAY,
-    TOKEN,
     Latency,
     Timed,
     bench_database,
-    link_officials,
+    load_average,
     load_dataset,
     machine,
     peak_rss_mb,
@@ -55,15 +49,9 @@ from bench.common import (
     verdict,
 )
 from bench.seed import SEED, generate
-from bot.app import build_application
-from bot.clock import FixedClock
-from bot.config import Settings
-from bot.context import Runtime
 from bot.db import Database, upgrade
-from bot.i18n import Translator
 from bot.services import dues
 from models import Member
-from tests.recording import RecordingRequest
 
 IMPORT_TARGET_S = 30.0
 P99_TARGET_MS = 20.0
@@ -80,64 +68,6 @@ async def _timed_calls(
         await fn(i)
         out.append(time.perf_counter() - started)
     return out
-
-
-def _dues_update(update_id: int, user_id: int) -> dict[str, Any]:
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": 1_700_000_000,
-            "chat": {"id": user_id, "type": "private", "first_name": FIRST_NAME},
-            "from": {
-                "id": user_id,
-                "is_bot": False,
-                "first_name": FIRST_NAME,
-                "language_code": LANGUAGE,
-            },
-            "text": "/dues",
-            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
-        },
-    }
-
-
-async def _handler_latency(
-    db: Database, linked: dict[int, str], rng: random.Random, calls: int, warmup: int
-) -> Latency:
-    settings = Settings(bot_token=TOKEN, admin_ids=frozenset())  # type: ignore[arg-type]
-    runtime = Runtime(
-        settings=settings,
-        db=db,
-        translator=Translator(settings.tz),
-        clock=FixedClock(settings.tz, at=NOW),
-    )
-    request = RecordingRequest()
-    app = build_application(
-        runtime, request=request, updates_request=request, publish_commands=False
-    )
-    await app.initialize()
-    users = list(linked)
-    counter = itertools.count(1)
-
-    async def one(user_id: int) -> None:
-        update = Update.de_json(_dues_update(next(counter), user_id), app.bot)
-        await app.process_update(update)
-
-    try:
-        seconds = await _timed_calls(
-            one, [rng.choice(users) for _ in range(warmup + calls)], warmup
-        )
-    finally:
-        await app.shutdown()
-    texts = [(int(c.params["chat_id"]), str(c.params["text"])) for c in request.of("sendMessage")]
-    if len(texts) != warmup + calls:
-        raise SystemExit(f"/dues: {len(texts)} replies to {warmup + calls} updates")
-    wrong = [(c, t[:80]) for c, t in texts if linked[c] not in t]
-    if wrong:
-        raise SystemExit(
-            f"/dues: {len(wrong)} replies without the council's code, e.g. {wrong[0]}"
-        )
-    return Latency.of("/dues via Application.process_update", seconds)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -197,14 +127,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 ]
                 if profiler:
                     profiler.disable()
-                started = time.perf_counter()
-                linked = await link_officials(db, rng.sample(ds.codes, args.officials))
-                link_seconds = time.perf_counter() - started
-                latencies.append(await _handler_latency(db, linked, rng, args.calls, args.warmup))
             finally:
                 await db.dispose()
     rss = peak_rss_mb()
-    print(f"\nlinked {len(linked)} officials (invite + redeem) in {link_seconds:.1f} s\n")
+    print(f"\nload average now: {load_average()}\n")
     print(LATENCY_HEADER)
     for lat in latencies:
         print(lat.row())
@@ -268,7 +194,6 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2_000, help="measured calls per function")
     parser.add_argument("--warmup", type=int, default=100, help="unmeasured calls first")
     parser.add_argument("--payments", type=int, default=100_000)
-    parser.add_argument("--officials", type=int, default=200, help="linked for /dues")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--profile", action="store_true", help="cProfile imports and calls")
     parser.add_argument("--json", type=Path, help="also write the numbers here")

@@ -208,6 +208,11 @@ def _memory_gb() -> str:
     return "unknown"
 
 
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages."""
+    return _load()
+
+
 def _load() -> str:
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])

@@ -10,6 +10,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 import handlers
+from bot import botapi
 from bot.clock import Clock
 from bot.config import Settings
 from bot.context import AppContext, Runtime, UserData
@@ -23,6 +24,18 @@ from handlers.commands import publish
 CONCURRENT_UPDATES = 32
 
 AppType = Application[Any, AppContext, UserData, Any, Any, Any]
+
+
+class AmuApplication(Application[Any, AppContext, Any, Any, Any, Any]):
+    """The Application, with one database connection per update (see Database.update_scope)."""
+
+    __slots__ = ()
+
+    async def process_update(self, update: object) -> None:
+        """Process the update with every session of it on one connection."""
+        runtime: Runtime = self.bot_data["runtime"]
+        async with runtime.db.update_scope():
+            await super().process_update(update)
 
 
 def build_runtime(settings: Settings, db: Database | None = None) -> Runtime:
@@ -43,9 +56,13 @@ def build_application(
     publish_commands: bool = True,
     notifications: bool = True,
 ) -> AppType:
-    """The Application with every handler registered; `request` lets tests record calls."""
+    """The Application with every handler registered; `request` lets tests record calls.
+
+    By default the Bot API is called with JSON bodies (`bot.botapi.JsonRequest`).
+    """
     builder = (
         ApplicationBuilder()
+        .application_class(AmuApplication)
         .token(runtime.settings.token())
         .base_url(runtime.settings.bot_api_url)
         .base_file_url(runtime.settings.bot_api_url.removesuffix("/bot") + "/file/bot")
@@ -60,10 +77,10 @@ def build_application(
         .concurrent_updates(PerUserUpdateProcessor(CONCURRENT_UPDATES))
         .post_shutdown(lambda _app: runtime.db.dispose())  # the last thing the bot does
     )
-    if request is not None:
-        builder = builder.request(request)
-    if updates_request is not None:
-        builder = builder.get_updates_request(updates_request)
+    default_request, default_updates_request = botapi.requests()
+    builder = builder.request(request or default_request).get_updates_request(
+        updates_request or default_updates_request
+    )
 
     async def post_init(app: AppType) -> None:
         # getMe has answered by now: remember the username, so `amu-bot invite` works offline.

@@ -16,7 +16,8 @@ async def identify_caller(update: Update, context: AppContext) -> None:
     user = update.effective_user
     if update.edited_message is not None or user is None or user.is_bot:
         raise ApplicationHandlerStop  # edits, channel posts, other bots: nothing to do
-    async with context.db.session() as session:
+    # The handler's session follows at once: it takes over this connection.
+    async with context.db.session(keep_connection=True) as session:
         context.caller = await callers.identify(
             session=session,
             profile=callers.Profile(

@@ -16,6 +16,7 @@ from telegram import (
 )
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from bot import botapi
 from bot.context import AppContext
 from bot.i18n import N_, Tr, Translator
 from bot.services import callers
@@ -92,7 +93,7 @@ async def reply(
     chat = update.effective_chat
     if chat is None:
         return
-    await chat.send_message(clip(text), reply_markup=markup)
+    await botapi.send_html(update.get_bot(), chat.id, clip(text), markup)
 
 
 async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -102,7 +103,9 @@ async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
         await reply(update, text, markup)
         return
     try:
-        await query.message.edit_text(clip(text), reply_markup=markup)
+        await botapi.edit_html(
+            update.get_bot(), query.message.chat.id, query.message.message_id, clip(text), markup
+        )
     except BadRequest as exc:
         # Pressing the same page twice changes nothing; Telegram says so as an error.
         if "not modified" not in exc.message.lower():

@@ -65,3 +65,57 @@ async def test_updates_without_a_sender_are_not_serialised() -> None:
 
     await processor.process_update(Update(update_id=1), work())
     assert done.is_set()
+
+
+async def test_a_busy_person_does_not_hold_the_slots_of_everyone_else() -> None:
+    # 40 updates of one person, the first of them slow, and then one from someone else: the
+    # others' update must run at once, not after the busy person's queue (the limit is 32).
+    processor = PerUserUpdateProcessor(32)
+    release = asyncio.Event()
+    other_done = asyncio.Event()
+
+    async def slow() -> None:
+        await release.wait()
+
+    async def quick() -> None:
+        other_done.set()
+
+    busy = [
+        asyncio.create_task(processor.process_update(_update(i, 10), slow())) for i in range(1, 41)
+    ]
+    await asyncio.sleep(0)
+    other = asyncio.create_task(processor.process_update(_update(99, 20), quick()))
+    try:
+        await asyncio.wait_for(other_done.wait(), timeout=2)
+        assert processor.current_concurrent_updates == 1  # only the busy person's first
+    finally:
+        release.set()
+        await asyncio.wait_for(asyncio.gather(*busy, other), timeout=5)
+    assert processor.current_concurrent_updates == 0
+    assert not processor._locks
+
+
+async def test_the_limit_still_holds_for_different_people() -> None:
+    processor = PerUserUpdateProcessor(3)
+    release = asyncio.Event()
+    running = 0
+    most = 0
+
+    async def work() -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await release.wait()
+        running -= 1
+
+    tasks = [
+        asyncio.create_task(processor.process_update(_update(i, 100 + i), work()))
+        for i in range(10)
+    ]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert running == 3
+    assert processor.max_concurrent_updates == 3
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=5)
+    assert most == 3

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.db import Query
 from bot.text import clean_line
 from models import Member, Official, Role, TelegramUser, search_key
 
@@ -188,6 +189,47 @@ async def link_account(
     )
 
 
+# What the gate reads on every update, built once: the user, their link, the council.
+_CALLER = Query(
+    select(
+        col(TelegramUser.first_name),
+        col(TelegramUser.last_name),
+        col(TelegramUser.username),
+        col(TelegramUser.language_code),
+        col(TelegramUser.language),
+        col(TelegramUser.last_seen_at),
+        col(TelegramUser.blocked_at),
+        *LINK_COLUMNS,
+    )
+    .select_from(TelegramUser)
+    .outerjoin(
+        Official,
+        and_(col(Official.telegram_id) == col(TelegramUser.id), col(Official.active)),
+    )
+    .outerjoin(Member, col(Member.id) == col(Official.member_id))
+    .where(col(TelegramUser.id) == bindparam("telegram_id"))
+)
+
+
+def _value(column: Any, name: str) -> Any:
+    return bindparam(name, type_=column.type)
+
+
+# What the gate writes when a person changed their name or was away for over an hour.
+_SEEN = Query(
+    update(TelegramUser)
+    .where(col(TelegramUser.id) == bindparam("telegram_id"))
+    .values(
+        first_name=_value(col(TelegramUser.first_name), "new_first_name"),
+        last_name=_value(col(TelegramUser.last_name), "new_last_name"),
+        username=_value(col(TelegramUser.username), "new_username"),
+        language_code=_value(col(TelegramUser.language_code), "new_language_code"),
+        last_seen_at=_value(col(TelegramUser.last_seen_at), "seen_at"),
+        blocked_at=None,  # they wrote to us, so they have unblocked the bot
+    )
+)
+
+
 async def identify(
     *, session: AsyncSession, profile: Profile, now: datetime, admin_ids: frozenset[int]
 ) -> Caller:
@@ -197,27 +239,7 @@ async def identify(
     username = clean_line(profile.username or "", 100) or None
     language_code = clean_line(profile.language_code or "", 20) or None
     # Every update passes here, so this is one round trip: the user, their link, the council.
-    row = (
-        await session.execute(
-            select(
-                col(TelegramUser.first_name),
-                col(TelegramUser.last_name),
-                col(TelegramUser.username),
-                col(TelegramUser.language_code),
-                col(TelegramUser.language),
-                col(TelegramUser.last_seen_at),
-                col(TelegramUser.blocked_at),
-                *LINK_COLUMNS,
-            )
-            .select_from(TelegramUser)
-            .outerjoin(
-                Official,
-                and_(col(Official.telegram_id) == col(TelegramUser.id), col(Official.active)),
-            )
-            .outerjoin(Member, col(Member.id) == col(Official.member_id))
-            .where(col(TelegramUser.id) == profile.telegram_id)
-        )
-    ).one_or_none()
+    row = await _CALLER.one_or_none(session, telegram_id=profile.telegram_id)
     seen = (first_name, last_name, username, language_code)
     link: Link | None = None
     chosen: str | None = None
@@ -244,19 +266,15 @@ async def identify(
         if values[7] is not None:
             link = Link(*values[7:])
         if stored != seen or blocked is not None or now - last_seen > SEEN_RESOLUTION:
-            await session.execute(
-                update(TelegramUser)
-                .where(col(TelegramUser.id) == profile.telegram_id)
-                .values(
-                    first_name=first_name,
-                    last_name=last_name,
-                    username=username,
-                    language_code=language_code,
-                    last_seen_at=now,
-                    blocked_at=None,  # they wrote to us, so they have unblocked the bot
-                )
+            await _SEEN.write(
+                session,
+                telegram_id=profile.telegram_id,
+                new_first_name=first_name,
+                new_last_name=last_name,
+                new_username=username,
+                new_language_code=language_code,
+                seen_at=now,
             )
-            await session.commit()
     is_staff = profile.telegram_id in admin_ids or (link is not None and link.role == Role.ADMIN)
     return Caller(
         telegram_id=profile.telegram_id,

@@ -9,10 +9,11 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, cast, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.db import Query
 from bot.money import per_capita_kop
 from models import KIND_ORDER, Charge, ChargeKind, Member, Payment
 
@@ -251,29 +252,44 @@ MEMBER_COLUMNS = (
 )
 
 
+def _nulls(columns: Iterable[Any]) -> list[Any]:
+    """Typed NULLs in place of `columns`, for the other half of a UNION."""
+    return [cast(null(), c.type) for c in columns]
+
+
+# A council, its charges and its payments in one query, built once: every statement reads
+# them. Charge rows carry no payment, payment rows no council or charge.
+_LEDGER = Query(
+    union_all(
+        select(*MEMBER_COLUMNS, *CHARGE_COLUMNS, *_nulls(PAYMENT_COLUMNS))
+        .select_from(Member)
+        .outerjoin(Charge, col(Charge.member_id) == col(Member.id))
+        .where(col(Member.id) == bindparam("member_id")),
+        select(*_nulls(MEMBER_COLUMNS), *_nulls(CHARGE_COLUMNS), *PAYMENT_COLUMNS).where(
+            col(Payment.member_id) == bindparam("member_id")
+        ),
+    )
+)
+_CHARGES_AT = len(MEMBER_COLUMNS)
+_PAYMENTS_AT = _CHARGES_AT + len(CHARGE_COLUMNS)
+
+
 async def _ledger(
     session: AsyncSession, member_id: int
 ) -> tuple[MemberInfo, list[ChargeRow], list[PaymentRow]]:
-    """One council with its charges (one query) and its payments (another)."""
-    rows = (
-        await session.execute(
-            select(*MEMBER_COLUMNS, *CHARGE_COLUMNS)
-            .select_from(Member)
-            .outerjoin(Charge, col(Charge.member_id) == col(Member.id))
-            .where(col(Member.id) == member_id)
-        )
-    ).all()
-    if not rows:
+    """One council with its charges and its payments, in one round trip."""
+    member: MemberInfo | None = None
+    charges: list[ChargeRow] = []
+    payments: list[PaymentRow] = []
+    for row in await _LEDGER.all(session, member_id=member_id):
+        if row[_PAYMENTS_AT] is not None:
+            payments.append(PaymentRow(*row[_PAYMENTS_AT:]))
+            continue
+        member = member or MemberInfo(*row[:_CHARGES_AT])
+        if row[_CHARGES_AT] is not None:
+            charges.append(ChargeRow(*row[_CHARGES_AT:_PAYMENTS_AT]))
+    if member is None:
         raise MemberNotFound(member_id)
-    width = len(MEMBER_COLUMNS)
-    member = MemberInfo(*_untyped(rows[0][:width]))
-    charges = [ChargeRow(*_untyped(row[width:])) for row in rows if row[width] is not None]
-    payments = [
-        PaymentRow(*_untyped(row))
-        for row in await session.execute(
-            select(*PAYMENT_COLUMNS).where(col(Payment.member_id) == member_id)
-        )
-    ]
     return member, charges, payments
 
 

@@ -25,7 +25,7 @@ from models.member import Member, MemberKind, search_key
 from models.official import Official, Role
 from models.outbox import Outbox, OutboxStatus, PlanMark
 from models.payment import Payment
-from models.user import TelegramUser
+from models.user import SectionSubscription, TelegramUser
 
 metadata = SQLModel.metadata
 
@@ -56,6 +56,7 @@ __all__ = [
     "RequestStatus",
     "Role",
     "Section",
+    "SectionSubscription",
     "TelegramUser",
     "TrainingFormat",
     "UTCDateTime",

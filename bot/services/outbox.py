@@ -26,13 +26,14 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
-from bot.services.audiences import Query, language_expr, reachable_officials
+from bot.services.audiences import Query, language_expr, reachable_officials, wants
 from models import Official, Outbox, OutboxStatus, PlanMark, TelegramUser, UTCDateTime
 
 MAX_TEXT = 4096  # Telegram's limit for a message
@@ -191,12 +192,18 @@ _staged = Table(
 
 
 async def enqueue_per_council(
-    *, session: AsyncSession, messages: Sequence[dict[str, Any]], kind: str, now: datetime
+    *,
+    session: AsyncSession,
+    messages: Sequence[dict[str, Any]],
+    kind: str,
+    now: datetime,
+    news: str | None = None,
 ) -> int:
     """One message per council and language to each reachable official of that council.
 
     `messages` hold member_id, lang, text, key_prefix (the recipient's id completes the
-    dedupe key) and expires_at. They are staged in a temporary table, then fanned out to the
+    dedupe key) and expires_at; `news`, a kind of news (audiences.NEWS_FLAGS), leaves out
+    the officials who turned it off. They are staged in a temporary table, then fanned out to the
     officials with a single INSERT ... SELECT: thousands of councils cost two statements, not
     one per council. No commit here.
     """
@@ -221,6 +228,7 @@ async def enqueue_per_council(
                 maintain_column_froms=True,
             )
             .where(col(Official.member_id).in_(select(_staged.c.member_id)))
+            .where(wants(news) if news is not None else true())
             .cte("people")
             .prefix_with("MATERIALIZED")
         )

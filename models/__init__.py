@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from models.access_request import AccessRequest, RequestStatus
-from models.announcement import Announcement
+from models.announcement import Announcement, AnnouncementDraft
 from models.base import UTCDateTime, utc_now
 from models.bot_state import BotState
 from models.charge import KIND_ORDER, Charge, ChargeKind
@@ -34,6 +34,7 @@ __all__ = [
     "SEATED",
     "AccessRequest",
     "Announcement",
+    "AnnouncementDraft",
     "BotState",
     "Category",
     "Certificate",

@@ -133,6 +133,7 @@ async def enqueue_select(
     expires_at: datetime | None = None,
     urgent: bool = False,
     announcement_id: int | None = None,
+    buttons: list[list[dict[str, str]]] | None = None,
 ) -> int:
     """INSERT ... SELECT one message to each recipient; `recipients` yields telegram ids.
 
@@ -153,6 +154,8 @@ async def enqueue_select(
         literal(0, columns.attempts.type),
         literal(announcement_id, columns.announcement_id.type),
         literal(not_before, columns.created_at.type),
+        # Only when there are buttons: a JSON None would be stored as JSON null, not NULL.
+        *([literal(buttons, columns.buttons.type)] if buttons else []),
     ).where(tg.is_not(None))  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
     stmt = (
         insert_for(session, Outbox)
@@ -169,6 +172,7 @@ async def enqueue_select(
                 "attempts",
                 "announcement_id",
                 "created_at",
+                *(["buttons"] if buttons else []),
             ],
             rows,
         )

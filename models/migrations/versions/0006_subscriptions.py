@@ -1,4 +1,4 @@
-"""subscriptions: sections a person follows, kinds of news, event reminder leads
+"""subscriptions: sections a person follows, kinds of news, event reminder leads; drafts
 
 Revision ID: 0006
 Revises: 0004
@@ -8,6 +8,7 @@ Create Date: 2026-12-02
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 import models.base
@@ -45,8 +46,25 @@ def upgrade() -> None:
         for name in FLAGS:
             batch_op.add_column(sa.Column(name, sa.Boolean(), nullable=False, server_default=sa.true()))
 
+    op.create_table('announcement_draft',
+    sa.Column('author', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('step', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('link_url', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('audience', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('send_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('author', name=op.f('pk_announcement_draft'))
+    )
+    with op.batch_alter_table('announcement', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('link_url', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('announcement', schema=None) as batch_op:
+        batch_op.drop_column('link_url')
+
+    op.drop_table('announcement_draft')
     with op.batch_alter_table('tg_user', schema=None) as batch_op:
         for name in reversed(FLAGS):
             batch_op.drop_column(name)

@@ -57,7 +57,7 @@ async def test_kinds_of_news_and_reminders_are_switched(
     harness.request.reset()
     await harness.send(OLENA, "/settings")
     text = harness.request.texts()[-1]
-    assert "Види новин: 5 з 5" in text and "Секції: жодної" in text
+    assert "Види новин: 5 з 5" in text and "Секції: не обрано" in text
     assert "Нагадування про події: за день, за годину" in text
     assert "Не турбувати: 21:00–08:00 (типово)" in text
     assert harness.request.buttons() == [
@@ -101,7 +101,7 @@ async def test_sections_are_followed_and_forged_ones_refused(
     await harness.press(OLENA, first)  # a second tap stops following
     assert await followed(examples, OLENA) == []
     await harness.press(OLENA, "set:v:0")
-    assert "Секції: жодної" in harness.request.texts()[-1]
+    assert "Секції: не обрано" in harness.request.texts()[-1]
 
 
 async def test_quiet_hours_are_chosen_from_presets(examples: Database, harness: Harness) -> None:

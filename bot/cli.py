@@ -942,6 +942,10 @@ def _when_option(value: str, tr: Tr, option: str, settings: Settings) -> Any:
 def _audience_failure(tr: Tr, exc: Any) -> typer.Exit:
     if exc.reason == "unknown_region":
         return _fail(tr.t("cli.unknown_region", value=exc.value, known=", ".join(exc.known)))
+    if exc.reason == "unknown_section":
+        return _fail(tr.t("cli.unknown_section", value=exc.value, known=", ".join(exc.known)))
+    if exc.reason == "unknown_event":
+        return _fail(tr.t("cli.unknown_event", value=exc.value))
     return _fail(tr.t("cli.bad_audience", value=exc.value, known=", ".join(exc.known)))
 
 

@@ -11,6 +11,7 @@ from bot.i18n import Translator
 from handlers import (
     access,
     access_request,
+    announce,
     certificates,
     deadlines,
     dues,
@@ -53,6 +54,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any], translator: Transla
         + settings.handlers(label(MENU_SETTINGS))
         + deadlines.handlers()
         + help.handlers(label(MENU_HELP))
+        + announce.handlers()  # takes free text for a draft, else hands it to the fallback
         + fallback.handlers()  # must stay last
     )
     app.add_error_handler(errors.on_error)

@@ -14,7 +14,7 @@ from bot.i18n import N_, Tr
 from bot.services import callers, event_admin
 from bot.services.event_admin import MarkOutcome, Roster
 from bot.services.events import Category, EventStatus, RegistrationStatus
-from handlers import events_render
+from handlers import announce, events_render
 from handlers.callback_data import ID, PAGE, Callback
 from handlers.certificates import deliver
 from handlers.common import answer, caller_of, esc, inline, reply, show
@@ -99,6 +99,7 @@ async def _list(update: Update, context: AppContext, page: int) -> None:
         nav.append((tr.t("events.btn.next"), LIST.build(result.page + 1)))
     if nav:
         rows.append(nav)
+    rows.append([(tr.t("announce.btn.start"), announce.START.build())])
     await show(update, "\n".join(out), inline(rows))
 
 

@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from models.access_request import AccessRequest, RequestStatus
-from models.announcement import Announcement
+from models.announcement import Announcement, AnnouncementDraft
 from models.base import UTCDateTime, utc_now
 from models.bot_state import BotState
 from models.charge import KIND_ORDER, Charge, ChargeKind
@@ -25,7 +25,7 @@ from models.member import Member, MemberKind, search_key
 from models.official import Official, Role
 from models.outbox import Outbox, OutboxStatus, PlanMark
 from models.payment import Payment
-from models.user import TelegramUser
+from models.user import SectionSubscription, TelegramUser
 
 metadata = SQLModel.metadata
 
@@ -34,6 +34,7 @@ __all__ = [
     "SEATED",
     "AccessRequest",
     "Announcement",
+    "AnnouncementDraft",
     "BotState",
     "Category",
     "Certificate",
@@ -56,6 +57,7 @@ __all__ = [
     "RequestStatus",
     "Role",
     "Section",
+    "SectionSubscription",
     "TelegramUser",
     "TrainingFormat",
     "UTCDateTime",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Text
+from sqlalchemy import BigInteger, Column, Text
 from sqlmodel import Field, SQLModel
 
 from models.base import UTCDateTime, utc_now
@@ -21,3 +21,19 @@ class Announcement(SQLModel, table=True):
     expanded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     recipients: int | None = None  # how many outbox rows the expansion wrote
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    link_url: str | None = Field(default=None, max_length=500)  # one link button under it
+
+
+class AnnouncementDraft(SQLModel, table=True):
+    """An announcement being composed in Telegram, one per author: any worker takes the next
+    step from here, nothing of it lives in one process's memory."""
+
+    __tablename__ = "announcement_draft"
+
+    author: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    step: str = Field(max_length=20)  # text | link | audience | when | time | confirm
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    link_url: str | None = Field(default=None, max_length=500)
+    audience: str | None = Field(default=None, max_length=200)
+    send_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # None: at once
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

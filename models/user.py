@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column
+from sqlalchemy import BigInteger, Column, ForeignKey, true
 from sqlmodel import Field, SQLModel
 
 from models.base import UTCDateTime, utc_now
+
+# A flag that is on unless the person turned it off (existing rows too, after the migration).
+ON = {"server_default": true()}
 
 
 class TelegramUser(SQLModel, table=True):
@@ -26,8 +29,29 @@ class TelegramUser(SQLModel, table=True):
     blocked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # "HH:MM-HH:MM" in Kyiv time, "off" for none; None follows QUIET_HOURS.
     quiet_hours: str | None = Field(default=None, max_length=20)
+    # Event and training reminders a day and an hour before (read by the planner's rules).
+    remind_day_before: bool = Field(default=True, sa_column_kwargs=ON)
+    remind_hour_before: bool = Field(default=True, sa_column_kwargs=ON)
+    # The kinds of news this person receives (/settings); all on for a newly linked official.
+    news_events: bool = Field(default=True, sa_column_kwargs=ON)  # of the sections they follow
+    news_trainings: bool = Field(default=True, sa_column_kwargs=ON)
+    news_dues: bool = Field(default=True, sa_column_kwargs=ON)  # and announcements to debtors
+    news_deadlines: bool = Field(default=True, sa_column_kwargs=ON)
+    news_general: bool = Field(default=True, sa_column_kwargs=ON)  # to everyone, to a region
 
     @property
     def full_name(self) -> str:
         """First and last name as Telegram shows them."""
         return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+
+class SectionSubscription(SQLModel, table=True):
+    """A person follows a thematic section: its events and its announcements reach them."""
+
+    __tablename__ = "section_subscription"
+
+    telegram_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("tg_user.id"), primary_key=True)
+    )
+    section_id: int = Field(foreign_key="section.id", primary_key=True, index=True)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

@@ -126,7 +126,7 @@ async def test_language_switch_changes_menu_and_commands(
 ) -> None:
     await link(harness, examples, OLENA, KREMENCHUK)
     await harness.send(OLENA, "/settings")
-    assert harness.request.buttons() == ["set:lang:uk", "set:lang:en"]
+    assert harness.request.buttons()[:2] == ["set:lang:uk", "set:lang:en"]
     harness.request.reset()
     await harness.press(OLENA, "set:lang:en")
     assert harness.request.answers() == ["Saved"]

@@ -84,6 +84,8 @@ def test_announce_at_a_time_waits_for_the_planner(
     [
         (["--audience", "everyone"], "Unknown audience 'everyone'"),
         (["--audience", "region:Марс"], "There is no region 'Марс'. Known regions: Полтавська"),
+        (["--audience", "section:NOPE"], "There is no section 'NOPE'. Known sections: "),
+        (["--audience", "event:NOPE"], "There is no event with the code 'NOPE'."),
         (["--audience", "all", "--at", "tomorrow"], "is not a date and time"),
         (["--audience", "all", "--at", "2001-01-01 10:00"], "has already passed"),
     ],

@@ -48,7 +48,18 @@ from bot.services.outbox import (
     try_xact_lock,
 )
 from locales import LANGUAGES
-from models import Announcement, Charge, Deadline, Member, Payment, PlanMark
+from models import (
+    Announcement,
+    Category,
+    Charge,
+    Deadline,
+    Event,
+    EventStatus,
+    Member,
+    Payment,
+    PlanMark,
+    Section,
+)
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +284,7 @@ async def plan_dues(ctx: PlanContext) -> int:
                 }
             )
     written = await enqueue_per_council(
-        session=ctx.session, messages=rendered, kind="dues", now=ctx.now
+        session=ctx.session, messages=rendered, kind="dues", now=ctx.now, news="news_dues"
     )
     await mark_planned(
         session=ctx.session,
@@ -332,7 +343,10 @@ async def plan_deadlines(ctx: PlanContext) -> int:
         if mark in done:
             continue
         query = await audiences.recipients(
-            session=ctx.session, audience=audiences.parse(deadline.audience), today=today
+            session=ctx.session,
+            audience=audiences.parse(deadline.audience),
+            today=today,
+            news="news_deadlines",
         )
         for lang in LANGUAGES:
             tr = ctx.translator(lang)
@@ -383,6 +397,71 @@ async def plan_announcements(ctx: PlanContext) -> int:
     return written
 
 
+# --------------------------------------------------------------------------- new events
+
+# An event imported longer ago than this is not news any more (nor after an upgrade).
+PUBLISHED_WINDOW = timedelta(days=2)
+PUBLISHED_EVENT = N_("notify.event.published")
+PUBLISHED_TRAINING = N_("notify.training.published")
+
+
+async def plan_published_events(ctx: PlanContext) -> int:
+    """A new event or training: the subscribers of its section are told once.
+
+    Events of a section go to those who follow it and receive "events of my sections";
+    trainings to those who follow it and receive "trainings". One INSERT ... SELECT per new
+    event and language; the mark `event:{id}:published` makes it once.
+    """
+    key = literal("event:") + cast(col(Event.id), String) + literal(":published")
+    rows = (
+        await ctx.session.execute(
+            select(Event, Section)
+            .join(Section, col(Section.id) == col(Event.section_id))
+            .where(
+                col(Event.status) == EventStatus.PUBLISHED,
+                col(Event.starts_at) > ctx.now,
+                col(Event.created_at) >= ctx.now - PUBLISHED_WINDOW,
+                ~exists().where(col(PlanMark.key) == key),
+            )
+            .order_by(col(Event.starts_at), col(Event.id))
+        )
+    ).all()
+    written = 0
+    today = ctx.clock.today()
+    for event, section in rows:
+        training = event.category == Category.TRAINING
+        query = await audiences.recipients(
+            session=ctx.session,
+            audience=audiences.Audience("section", section.code),
+            today=today,
+            news="news_trainings" if training else "news_events",
+        )
+        open_until = event.registration_deadline or event.starts_at
+        for lang in LANGUAGES:
+            tr = ctx.translator(lang)
+            place = tr.t("notify.published.place", place=_esc(event.location))
+            text = tr.t(
+                PUBLISHED_TRAINING if training else PUBLISHED_EVENT,
+                title=_esc(event.title(lang)),
+                section=_esc(section.name(lang)),
+                when=tr.datetime(event.starts_at),
+                place=place if event.location else "",
+            )
+            written += await enqueue_select(
+                session=ctx.session,
+                recipients=audiences.for_language(query, lang),
+                text=text,
+                kind="event_published",
+                key_prefix=f"event:{event.id}:published:to:",
+                not_before=ctx.now,
+                expires_at=min(open_until, event.starts_at),
+            )
+    await mark_planned(
+        session=ctx.session, keys=[f"event:{e.id}:published" for e, _ in rows], now=ctx.now
+    )
+    return written
+
+
 def _esc(text: str) -> str:
     return html.escape(text, quote=False)
 
@@ -392,6 +471,7 @@ RULES: list[Rule] = [
     Rule("announcements", plan_announcements),
     Rule("deadlines", plan_deadlines),
     Rule("dues", plan_dues),
+    Rule("published", plan_published_events),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from datetime import date, datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +33,7 @@ async def create(
     today: date,
     send_at: datetime | None = None,
     urgent: bool = False,
+    link_url: str | None = None,
 ) -> Announcement:
     """Store an announcement; one due now is expanded into the outbox in the same transaction.
 
@@ -41,9 +43,16 @@ async def create(
     body = as_html(text)
     if not body or len(body) > MAX_TEXT:
         raise ValueError(f"announcement text must be 1..{MAX_TEXT} characters")
+    if link_url is not None:
+        link_url = clean_url(link_url)
     parsed = await audiences.validate(session=session, value=audience)
     item = Announcement(
-        text=body, audience=str(parsed), send_at=send_at or now, urgent=urgent, created_at=now
+        text=body,
+        audience=str(parsed),
+        send_at=send_at or now,
+        urgent=urgent,
+        created_at=now,
+        link_url=link_url,
     )
     session.add(item)
     await session.flush()
@@ -51,6 +60,31 @@ async def create(
         await expand(session=session, announcement=item, now=now, today=today)
     await session.commit()
     return item
+
+
+MAX_URL = 500
+
+
+def clean_url(value: str) -> str:
+    """A link for the button under an announcement: http(s) with a host; ValueError otherwise."""
+    url = value.strip()
+    parts = urlsplit(url)
+    if (
+        len(url) > MAX_URL
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in url)
+    ):
+        raise ValueError(f"not a web link: {value[:100]!r}")
+    return url
+
+
+def link_buttons(url: str | None) -> list[list[dict[str, str]]] | None:
+    """The link button as the outbox stores it, labelled with the site's name (any language)."""
+    if not url:
+        return None
+    host = urlsplit(url).hostname or url
+    return [[{"text": f"🔗 {host.removeprefix('www.')}", "url": url}]]
 
 
 async def expand(
@@ -71,6 +105,7 @@ async def expand(
         not_before=now,
         urgent=announcement.urgent,
         announcement_id=announcement.id,
+        buttons=link_buttons(announcement.link_url),
     )
     announcement.expanded_at = now
     announcement.recipients = written

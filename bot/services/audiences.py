@@ -1,8 +1,9 @@
 """Audiences: who receives an announcement or a deadline reminder, as one SQL query.
 
-An audience is written `all`, `region:NAME` or `overdue`. Each kind is a resolver in
-`RESOLVERS`; a new kind (the events branch adds `section:CODE` and `event:CODE`) is one
-more entry there and nothing else changes.
+An audience is written `all`, `region:NAME`, `overdue`, `section:CODE` or `event:CODE`.
+Each kind is a resolver in `RESOLVERS`; a new kind is one more entry there and nothing else
+changes. Each kind also names the kind of news (a flag on `tg_user`, set in /settings) an
+announcement to it counts as: whoever turned that kind off is not in the audience.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -25,7 +26,18 @@ from bot.services.dues import (
     PaymentRow,
     allocate,
 )
-from models import Charge, Member, Official, Payment, TelegramUser
+from models import (
+    Charge,
+    Event,
+    Member,
+    Official,
+    Payment,
+    Registration,
+    RegistrationStatus,
+    Section,
+    SectionSubscription,
+    TelegramUser,
+)
 
 # A SELECT of any columns; recipient queries yield (telegram_id, language).
 Query = Select[*tuple[Any, ...]]
@@ -127,6 +139,40 @@ async def _check_region(session: AsyncSession, name: str) -> None:
         raise AudienceError("unknown_region", name, regions)
 
 
+async def _section(session: AsyncSession, audience: Audience, today: date) -> Query:
+    return (
+        reachable_officials()
+        .join(SectionSubscription, col(SectionSubscription.telegram_id) == col(TelegramUser.id))
+        .join(Section, col(Section.id) == col(SectionSubscription.section_id))
+        .where(col(Section.code) == audience.argument)
+    )
+
+
+async def _check_section(session: AsyncSession, code: str) -> None:
+    codes = tuple((await session.execute(select(col(Section.code)).order_by("code"))).scalars())
+    if code not in codes:
+        raise AudienceError("unknown_section", code, codes)
+
+
+# Who an event's audience reaches: everyone with a seat or a place in its queue.
+EVENT_AUDIENCE = (RegistrationStatus.REGISTERED.value, RegistrationStatus.WAITLISTED.value)
+
+
+async def _event(session: AsyncSession, audience: Audience, today: date) -> Query:
+    return (
+        reachable_officials()
+        .join(Registration, col(Registration.official_id) == col(Official.id))
+        .join(Event, col(Event.id) == col(Registration.event_id))
+        .where(col(Event.code) == audience.argument, col(Registration.status).in_(EVENT_AUDIENCE))
+    )
+
+
+async def _check_event(session: AsyncSession, code: str) -> None:
+    found = (await session.execute(select(col(Event.id)).where(col(Event.code) == code))).first()
+    if found is None:
+        raise AudienceError("unknown_event", code)
+
+
 @dataclass(frozen=True)
 class AudienceKind:
     """How one kind of audience is checked and turned into SQL."""
@@ -134,13 +180,34 @@ class AudienceKind:
     takes_argument: bool
     resolve: Resolver
     check: Callable[[AsyncSession, str], Awaitable[None]] | None = None
+    # The tg_user flag (a kind of news) a recipient must have on; None: no such choice.
+    news: str | None = None
 
 
 RESOLVERS: dict[str, AudienceKind] = {
-    "all": AudienceKind(takes_argument=False, resolve=_all),
-    "region": AudienceKind(takes_argument=True, resolve=_region, check=_check_region),
-    "overdue": AudienceKind(takes_argument=False, resolve=_overdue),
+    "all": AudienceKind(takes_argument=False, resolve=_all, news="news_general"),
+    "region": AudienceKind(
+        takes_argument=True, resolve=_region, check=_check_region, news="news_general"
+    ),
+    "overdue": AudienceKind(takes_argument=False, resolve=_overdue, news="news_dues"),
+    "section": AudienceKind(
+        takes_argument=True, resolve=_section, check=_check_section, news="news_events"
+    ),
+    # People who registered asked for news of that event: no kind of news turns it off.
+    "event": AudienceKind(takes_argument=True, resolve=_event, check=_check_event),
 }
+
+# The kinds of news a person chooses in /settings, as columns of tg_user.
+NEWS_FLAGS = ("news_events", "news_trainings", "news_dues", "news_deadlines", "news_general")
+# Ask for the audience's own kind of news (the default of `recipients`).
+OWN_NEWS = "own"
+
+
+def wants(flag: str) -> ColumnElement[bool]:
+    """In SQL: the recipient receives this kind of news."""
+    if flag not in NEWS_FLAGS:
+        raise ValueError(f"unknown kind of news: {flag}")
+    return TelegramUser.__table__.c[flag] == true()  # type: ignore[attr-defined]
 
 
 def parse(value: str) -> Audience:
@@ -164,15 +231,30 @@ async def validate(*, session: AsyncSession, value: str) -> Audience:
     return audience
 
 
-async def recipients(*, session: AsyncSession, audience: Audience, today: date) -> Query:
-    """SELECT telegram_id, language of everyone in the audience, once each."""
-    query = await RESOLVERS[audience.kind].resolve(session, audience, today)
+async def recipients(
+    *, session: AsyncSession, audience: Audience, today: date, news: str | None = OWN_NEWS
+) -> Query:
+    """SELECT telegram_id, language of everyone in the audience, once each.
+
+    `news` is the kind of news the message is (a flag in NEWS_FLAGS): by default the
+    audience's own (an announcement to everyone is general news); a deadline reminder
+    passes `news_deadlines` whatever its audience; None for no filter.
+    """
+    spec = RESOLVERS[audience.kind]
+    query = await spec.resolve(session, audience, today)
+    flag = spec.news if news == OWN_NEWS else news
+    if flag is not None:
+        query = query.where(wants(flag))
     return query.distinct()
 
 
-async def count(*, session: AsyncSession, audience: Audience, today: date) -> int:
+async def count(
+    *, session: AsyncSession, audience: Audience, today: date, news: str | None = OWN_NEWS
+) -> int:
     """How many people the audience reaches now."""
-    query = (await recipients(session=session, audience=audience, today=today)).subquery()
+    query = (
+        await recipients(session=session, audience=audience, today=today, news=news)
+    ).subquery()
     return int((await session.execute(select(func.count()).select_from(query))).scalar_one())
 
 

@@ -26,13 +26,14 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
-from bot.services.audiences import Query, language_expr, reachable_officials
+from bot.services.audiences import Query, language_expr, reachable_officials, wants
 from models import Official, Outbox, OutboxStatus, PlanMark, TelegramUser, UTCDateTime
 
 MAX_TEXT = 4096  # Telegram's limit for a message
@@ -132,6 +133,7 @@ async def enqueue_select(
     expires_at: datetime | None = None,
     urgent: bool = False,
     announcement_id: int | None = None,
+    buttons: list[list[dict[str, str]]] | None = None,
 ) -> int:
     """INSERT ... SELECT one message to each recipient; `recipients` yields telegram ids.
 
@@ -152,6 +154,8 @@ async def enqueue_select(
         literal(0, columns.attempts.type),
         literal(announcement_id, columns.announcement_id.type),
         literal(not_before, columns.created_at.type),
+        # Only when there are buttons: a JSON None would be stored as JSON null, not NULL.
+        *([literal(buttons, columns.buttons.type)] if buttons else []),
     ).where(tg.is_not(None))  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
     stmt = (
         insert_for(session, Outbox)
@@ -168,6 +172,7 @@ async def enqueue_select(
                 "attempts",
                 "announcement_id",
                 "created_at",
+                *(["buttons"] if buttons else []),
             ],
             rows,
         )
@@ -191,12 +196,18 @@ _staged = Table(
 
 
 async def enqueue_per_council(
-    *, session: AsyncSession, messages: Sequence[dict[str, Any]], kind: str, now: datetime
+    *,
+    session: AsyncSession,
+    messages: Sequence[dict[str, Any]],
+    kind: str,
+    now: datetime,
+    news: str | None = None,
 ) -> int:
     """One message per council and language to each reachable official of that council.
 
     `messages` hold member_id, lang, text, key_prefix (the recipient's id completes the
-    dedupe key) and expires_at. They are staged in a temporary table, then fanned out to the
+    dedupe key) and expires_at; `news`, a kind of news (audiences.NEWS_FLAGS), leaves out
+    the officials who turned it off. They are staged in a temporary table, then fanned out to the
     officials with a single INSERT ... SELECT: thousands of councils cost two statements, not
     one per council. No commit here.
     """
@@ -221,6 +232,7 @@ async def enqueue_per_council(
                 maintain_column_froms=True,
             )
             .where(col(Official.member_id).in_(select(_staged.c.member_id)))
+            .where(wants(news) if news is not None else true())
             .cte("people")
             .prefix_with("MATERIALIZED")
         )

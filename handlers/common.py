@@ -6,6 +6,7 @@ import html
 import logging
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from telegram import (
     InlineKeyboardButton,
@@ -75,6 +76,15 @@ def inline(rows: Iterable[Iterable[tuple[str, str]]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
     )
+
+
+def as_json(markup: InlineKeyboardMarkup | ReplyKeyboardMarkup) -> list[list[dict[str, Any]]]:
+    """Buttons as Telegram's JSON, for an outbox row (services never see telegram objects)."""
+    data = markup.to_dict()
+    rows = (
+        data["inline_keyboard"] if isinstance(markup, InlineKeyboardMarkup) else data["keyboard"]
+    )
+    return [[dict(button) for button in row] for row in rows]
 
 
 def clip(text: str) -> str:

@@ -209,7 +209,7 @@ async def test_events_and_certificates_end_to_end(
     await _press(fake, ADMIN, staff, f"adm:a:{training_id}:0", "uk")
     mark = fake.mark()
     answer = await _press(fake, ADMIN, staff, f"adm:pa:{training_id}", "uk")
-    assert answer is not None and "Сертифікатів видано: 2, надіслано: 2" in answer
+    assert answer is not None and "Сертифікатів видано: 2, надсилаємо: 2" in answer
     texts = {}
     for user in (OLENA, TARAS):
         doc = await fake.await_for("sendDocument", predicate=_to(user), since=mark)

@@ -104,7 +104,13 @@ async def test_dues_reminders_reach_the_councils_officials_once_per_stage(db: Da
     assert (await run(db, clock)).total == 0  # 31 days before: nothing yet
 
     clock.set(kyiv(2026, 3, 1, 10, 5))
-    assert (await run(db, clock)).written == {"announcements": 0, "deadlines": 0, "dues": 2}
+    assert (await run(db, clock)).written == {
+        "announcements": 0,
+        "deadlines": 0,
+        "dues": 2,
+        "event_changes": 0,
+        "event_reminders": 0,
+    }
     rows = await outbox_rows(db)
     assert sorted(r.recipient for r in rows) == [11, 12]
     by_person = {r.recipient: r for r in rows}

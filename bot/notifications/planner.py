@@ -31,6 +31,7 @@ from sqlmodel import col
 from bot.clock import Clock
 from bot.db import Database
 from bot.i18n import N_, Translator, localized
+from bot.notifications import event_rules
 from bot.services import announcements, audiences
 from bot.services.callers import untyped
 from bot.services.dues import (
@@ -392,6 +393,8 @@ RULES: list[Rule] = [
     Rule("announcements", plan_announcements),
     Rule("deadlines", plan_deadlines),
     Rule("dues", plan_dues),
+    Rule("event_changes", event_rules.plan_event_changes),
+    Rule("event_reminders", event_rules.plan_event_reminders),
 ]
 
 

@@ -200,6 +200,18 @@ async def test_events_and_certificates_end_to_end(
             "✅ You are registered.",
         )
     training_id = _button(card, "ev:i:").rsplit(":", 1)[1]
+
+    # Moved to another day: the planner tells both, each with a fresh calendar entry.
+    mark = fake.mark()
+    _training_csv(training_csv, timedelta(days=3))
+    assert "1 updated" in await _cli(fake, database_url, "import", "trainings", str(training_csv))
+    for user, needle in ((OLENA, "Змінено час або місце"), (TARAS, "Time or place changed")):
+        moved = await fake.await_for(
+            "sendDocument", predicate=_to(user, needle), since=mark, timeout=45
+        )
+        ics = fake.file_content(moved.result["document"]["file_id"])
+        assert b"SEQUENCE:1" in ics and b"E2E-TR" in moved.result["document"]["file_name"].encode()
+
     _training_csv(training_csv, -timedelta(hours=1))
     assert "1 updated" in await _cli(fake, database_url, "import", "trainings", str(training_csv))
 

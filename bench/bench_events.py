@@ -35,7 +35,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlmodel import col
 from telegram import Update
 
@@ -223,6 +223,37 @@ async def _seed_people_and_registrations(
             await session.execute(insert(Registration), rows[start : start + 5_000])
         await session.commit()
     return people, event_ids
+
+
+async def _event_planner(db: Database, upcoming: list[int]) -> list[tuple[str, float, int]]:
+    """The planner's event rules: a pass after 100 events moved, then one with nothing new."""
+    from bot.clock import ManualClock
+    from bot.notifications import event_rules
+    from bot.notifications.planner import Rule, plan
+
+    rules = [
+        Rule("event_changes", event_rules.plan_event_changes),
+        Rule("event_reminders", event_rules.plan_event_reminders),
+    ]
+    translator = Translator(Settings().tz)
+    async with db.session() as session:
+        await session.execute(
+            update(Event)
+            .where(col(Event.id).in_(upcoming[:100]))
+            .values(changed_at=NOW, sequence=col(Event.sequence) + 1)
+        )
+        await session.commit()
+    out = []
+    for label, at in (
+        ("100 events moved, reminders due", NOW),
+        ("30 s later: nothing new", NOW + timedelta(seconds=30)),
+    ):
+        started = time.perf_counter()
+        result = await plan(
+            db=db, clock=ManualClock(translator("uk").tz, at), translator=translator, rules=rules
+        )
+        out.append((label, time.perf_counter() - started, result.total if result else -1))
+    return out
 
 
 # CPU time this process spent per call (all its threads: aiosqlite runs queries in one), by
@@ -494,6 +525,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     db, people[-2000:], upcoming, rng, args.calls // 2, args.warmup
                 )
                 rush = await _rush(db, people[2000:2100])
+                planner = await _event_planner(db, upcoming)
             finally:
                 await db.dispose()
         first_pdf, pdf = _pdf_times(args.pdfs)
@@ -518,8 +550,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         f"target: p99 PDF render < {PDF_TARGET_MS:.0f} ms: "
         f"{verdict(latencies[-1].p99 < PDF_TARGET_MS)}"
     )
+    for label, seconds, written in planner:
+        print(f"planner, event rules, {label}: {seconds * 1000:.0f} ms, {written} messages")
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
     return {
+        "event_planner": [
+            {"label": label, "seconds": round(seconds, 3), "written": written}
+            for label, seconds, written in planner
+        ],
         "backend": backend,
         "machine": machine(),
         "latencies": [asdict(lat) for lat in latencies],

@@ -21,11 +21,12 @@ from bot.context import AccessDraft, AppContext
 from bot.i18n import N_, Tr
 from bot.regions import region_name
 from bot.services import access_requests, members, staff
-from bot.services.access_requests import DecisionOutcome, RequestOutcome
+from bot.services.access_requests import Decision, DecisionOutcome, RequestOutcome, RequestResult
+from bot.services.outbox import Rendered
 from bot.text import clean_line
 from handlers import render
 from handlers.callback_data import DECISION, ID, Callback
-from handlers.common import answer, caller_of, esc, inline, menu, reply, send_to, show
+from handlers.common import answer, as_json, caller_of, esc, inline, menu, reply, show
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,37 @@ async def take_position(update: Update, context: AppContext) -> int:
         await reply(update, tr.t("access.expired"))
         return ConversationHandler.END
     caller = caller_of(context)
+    user = update.effective_user
+    # Staff see who wrote, with a link that opens the chat, not just a number.
+    telegram = mention_html(
+        caller.telegram_id, user.full_name if user else str(caller.telegram_id)
+    )
+    if user and user.username:
+        telegram += " " + esc(f"@{user.username}")
+    full_name = draft.full_name
+
+    def staff_notice(lang: str, filed: RequestResult) -> Rendered:
+        st = context.runtime.translator(lang)
+        text = st.t(
+            "access.staff_new",
+            id=filed.request_id,
+            full_name=esc(full_name),
+            position=esc(value),
+            member=esc(st.name(filed.member_name_uk, filed.member_name_en)),
+            region=esc(region_name(st, filed.region)),
+            telegram=telegram,
+        )
+        buttons = inline(
+            [
+                [
+                    (st.t("access.btn.approve"), DECIDE.build("ok", filed.request_id)),
+                    (st.t("access.btn.deny"), DECIDE.build("no", filed.request_id)),
+                ]
+            ]
+        )
+        return Rendered(text, as_json(buttons))
+
+    admin_ids = context.runtime.settings.admin_ids
     async with context.db.session() as session:
         result = await access_requests.request_access(
             session=session,
@@ -156,10 +188,10 @@ async def take_position(update: Update, context: AppContext) -> int:
             full_name=draft.full_name,
             position=value,
             now=context.clock.now(),
+            admin_ids=admin_ids,
+            render_staff=staff_notice,
         )
-        contacts = await staff.staff_contacts(
-            session=session, admin_ids=context.runtime.settings.admin_ids
-        )
+        contacts = await staff.staff_contacts(session=session, admin_ids=admin_ids)
     name = tr.name(result.member_name_uk, result.member_name_en)
     if result.outcome == RequestOutcome.ALREADY_PENDING:
         await reply(update, tr.t("access.pending", name=esc(name)))
@@ -174,34 +206,6 @@ async def take_position(update: Update, context: AppContext) -> int:
         await reply(update, tr.t("access.expired"))
         return ConversationHandler.END
     await reply(update, tr.t("access.sent", name=esc(name)), menu(tr, caller))
-    user = update.effective_user
-    # Staff see who wrote, with a link that opens the chat, not just a number.
-    telegram = mention_html(
-        caller.telegram_id, user.full_name if user else str(caller.telegram_id)
-    )
-    if user and user.username:
-        telegram += " " + esc(f"@{user.username}")
-    for contact in contacts:
-        st = context.runtime.translator(contact.language)
-        text = st.t(
-            "access.staff_new",
-            id=result.request_id,
-            full_name=esc(draft.full_name),
-            position=esc(value),
-            member=esc(st.name(result.member_name_uk, result.member_name_en)),
-            region=esc(region_name(st, result.region)),
-            telegram=telegram,
-        )
-        buttons = inline(
-            [
-                [
-                    (st.t("access.btn.approve"), DECIDE.build("ok", result.request_id)),
-                    (st.t("access.btn.deny"), DECIDE.build("no", result.request_id)),
-                ]
-            ]
-        )
-        # One unreachable staff member must not stop the others from hearing of it.
-        await send_to(context, contact.telegram_id, text, buttons)
     if not contacts:
         log.warning(
             "access request %s filed, but no staff is configured (ADMIN_IDS)", result.request_id
@@ -225,6 +229,15 @@ async def decide(update: Update, context: AppContext) -> None:
         return
     verdict, request_id_text = DECIDE.parse(context.matches)
     approve, request_id = verdict == "ok", int(request_id_text)
+
+    def requester_notice(decided: Decision) -> Rendered:
+        rt = context.runtime.translator(decided.requester_language)
+        name = rt.name(decided.member_name_uk, decided.member_name_en)
+        text = rt.t(
+            N_("access.you_approved") if approve else N_("access.you_denied"), name=esc(name)
+        )
+        return Rendered(text, as_json(menu(rt, approve)))
+
     async with context.db.session() as session:
         decision = await access_requests.decide_access_request(
             session=session,
@@ -232,6 +245,7 @@ async def decide(update: Update, context: AppContext) -> None:
             approve=approve,
             staff_id=caller.telegram_id,
             now=context.clock.now(),
+            render_decision=requester_notice,
         )
     if decision.outcome == DecisionOutcome.NOT_FOUND:
         await answer(update, tr.t("fallback.stale_button"), alert=True)
@@ -251,10 +265,6 @@ async def decide(update: Update, context: AppContext) -> None:
             member=esc(member),
         ),
     )
-    rt = context.runtime.translator(decision.requester_language)
-    name = rt.name(decision.member_name_uk, decision.member_name_en)
-    text = rt.t(N_("access.you_approved") if approve else N_("access.you_denied"), name=esc(name))
-    await send_to(context, decision.requester_id, text, menu(rt, approve))
 
 
 async def leave(update: Update, context: AppContext) -> int:

@@ -6,13 +6,14 @@ import logging
 from typing import Any
 
 from telegram import InputFile, Update
-from telegram.error import TelegramError
 from telegram.ext import BaseHandler
 
 from bot.context import AppContext
 from bot.i18n import Tr
 from bot.services import certificate_pdf, certificates
 from bot.services.certificates import CertificateView
+from bot.services.event_admin import CertificateRenderer
+from bot.services.outbox import Document, Rendered
 from handlers.callback_data import ID, Callback
 from handlers.common import answer, caller_of, esc, reply
 from handlers.events_render import kind_name
@@ -62,35 +63,29 @@ async def bot_username(context: AppContext) -> str:
     return stored or context.bot.username
 
 
+def certificate_for(context: AppContext, username: str) -> CertificateRenderer:
+    """Renders a certificate for its holder: the caption and the PDF in their language."""
+
+    def render(view: CertificateView, lang: str) -> tuple[Rendered, Document]:
+        tr = context.runtime.translator(lang)
+        link = certificates.verify_link(username, view.code)
+        pdf = certificate_pdf.render(certificate_text(tr, view, link))
+        caption = tr.t("cert.caption", title=esc(view.title(tr.lang)), code=view.code)
+        return Rendered(caption), Document(filename=f"{view.number}.pdf", content=pdf)
+
+    return render
+
+
 async def send_certificate(
     context: AppContext, view: CertificateView, chat_id: int, lang: str
 ) -> None:
-    """Render the certificate in `lang` and send it as a PDF document."""
-    tr = context.runtime.translator(lang)
-    link = certificates.verify_link(await bot_username(context), view.code)
-    pdf = certificate_pdf.render(certificate_text(tr, view, link))
+    """Render the certificate in `lang` and send it to the caller as a PDF document."""
+    caption, document = certificate_for(context, await bot_username(context))(view, lang)
     await context.bot.send_document(
         chat_id,
-        InputFile(pdf, filename=f"{view.number}.pdf"),
-        caption=tr.t("cert.caption", title=esc(view.title(tr.lang)), code=view.code),
+        InputFile(document.content or b"", filename=document.filename),
+        caption=caption.text,
     )
-
-
-async def deliver(context: AppContext, certificate_ids: list[tuple[int, int, str]]) -> int:
-    """Send freshly issued certificates (id, chat, language); returns how many arrived."""
-    sent = 0
-    for cert_id, chat_id, lang in certificate_ids:
-        async with context.db.session() as session:
-            view = await certificates.by_id(session=session, certificate_id=cert_id)
-        if view is None:
-            continue
-        try:
-            await send_certificate(context, view, chat_id, lang)
-            sent += 1
-        except TelegramError as exc:
-            # One unreachable holder must not stop the others; /my offers it again.
-            log.warning("could not send certificate %s to %s: %s", cert_id, chat_id, exc)
-    return sent
 
 
 def verification(tr: Tr, view: CertificateView | None, code: str) -> str:

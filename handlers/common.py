@@ -6,6 +6,7 @@ import html
 import logging
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from telegram import (
     InlineKeyboardButton,
@@ -14,12 +15,11 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest
 
 from bot import botapi
 from bot.context import AppContext
 from bot.i18n import N_, Tr, Translator
-from bot.services import callers
 from bot.services.callers import Caller
 from locales import LANGUAGES
 
@@ -35,8 +35,6 @@ MENU_MY = N_("menu.my")
 LANGUAGE_NAMES = {"uk": N_("lang.uk"), "en": N_("lang.en")}
 MAX_MESSAGE = 4096  # Telegram's limit for one message text
 MENU = (MENU_DUES, MENU_HELP, MENU_SETTINGS, MENU_REQUEST, MENU_EVENTS, MENU_TRAININGS, MENU_MY)
-# What Telegram answers (403) when a person can no longer receive anything from the bot.
-GONE = ("bot was blocked by the user", "user is deactivated")
 
 
 def esc(text: str) -> str:
@@ -76,6 +74,15 @@ def inline(rows: Iterable[Iterable[tuple[str, str]]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
     )
+
+
+def as_json(markup: InlineKeyboardMarkup | ReplyKeyboardMarkup) -> list[list[dict[str, Any]]]:
+    """Buttons as Telegram's JSON, for an outbox row (services never see telegram objects)."""
+    data = markup.to_dict()
+    rows = (
+        data["inline_keyboard"] if isinstance(markup, InlineKeyboardMarkup) else data["keyboard"]
+    )
+    return [[dict(button) for button in row] for row in rows]
 
 
 def clip(text: str) -> str:
@@ -123,29 +130,3 @@ def caller_of(context: AppContext) -> Caller:
     if context.caller is None:
         raise RuntimeError("the access gate did not run for this update")
     return context.caller
-
-
-async def send_to(
-    context: AppContext,
-    chat_id: int,
-    text: str,
-    markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None,
-) -> bool:
-    """Message someone other than the caller; False if it did not reach them.
-
-    A person who blocked the bot (or whose account is gone) is remembered as such.
-    """
-    try:
-        await context.bot.send_message(chat_id, clip(text), reply_markup=markup)
-    except Forbidden as exc:
-        log.warning("chat %s cannot be reached: %s", chat_id, exc)
-        if any(reason in exc.message.lower() for reason in GONE):
-            async with context.db.session() as session:
-                await callers.mark_blocked(
-                    session=session, telegram_id=chat_id, now=context.clock.now()
-                )
-        return False
-    except TelegramError as exc:  # network, a chat that never started the bot, a bad id
-        log.warning("could not message chat %s: %s", chat_id, exc)
-        return False
-    return True

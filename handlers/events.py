@@ -6,18 +6,25 @@ import logging
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, InputFile, Update
-from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import AppContext
 from bot.i18n import N_
 from bot.services import calendar, events
-from bot.services.events import EventCard, Outcome, Promotion, RegistrationStatus, is_open
+from bot.services.events import (
+    Event,
+    EventCard,
+    EventRenderer,
+    Outcome,
+    RegistrationStatus,
+    is_open,
+)
+from bot.services.outbox import Rendered
 from handlers import events_render as render
 from handlers.access_request import NEW_REQUEST
 from handlers.callback_data import CATALOG, CHOICE, ID, PAGE, Callback
 from handlers.certificates import DOWNLOAD
-from handlers.common import answer, caller_of, inline, reply, show
+from handlers.common import answer, as_json, caller_of, inline, reply, show
 
 log = logging.getLogger(__name__)
 
@@ -205,27 +212,15 @@ async def on_open(update: Update, context: AppContext) -> None:
     await _present_card(update, context, event_id, card)
 
 
-async def tell_promoted(context: AppContext, promotions: list[Promotion]) -> None:
-    """Tell each promoted person, in their language, that they now have a seat."""
-    if not promotions:
-        return
-    async with context.db.session() as session:
-        found = await events.event_by_id(session=session, event_id=promotions[0].event_id)
-    if found is None:
-        return
-    for p in promotions:
-        if p.contact is None:
-            continue
-        tr = context.runtime.translator(p.contact.language)
-        try:
-            await context.bot.send_message(
-                p.contact.telegram_id,
-                render.promoted(tr, found),
-                reply_markup=inline([[(tr.t("card.btn.open"), OPEN.build(found.id))]]),
-            )
-        except TelegramError:
-            # One unreachable person must not cost the caller their answer.
-            log.warning("could not tell %s about a promotion", p.contact.telegram_id)
+def promotion_notice(context: AppContext) -> EventRenderer:
+    """How a promoted person hears of their seat, in their language (for the outbox)."""
+
+    def notice(lang: str, event: Event) -> Rendered:
+        tr = context.runtime.translator(lang)
+        buttons = inline([[(tr.t("card.btn.open"), OPEN.build(event.id))]])
+        return Rendered(render.promoted(tr, event), as_json(buttons))
+
+    return notice
 
 
 async def on_register(update: Update, context: AppContext) -> None:
@@ -248,6 +243,7 @@ async def on_register(update: Update, context: AppContext) -> None:
             official_id=caller.link.official_id,
             member_id=caller.link.member_id,
             now=context.clock.now(),
+            render_promoted=promotion_notice(context),
         )
     if result.outcome == Outcome.COUNCIL_LIMIT:
         text = tr.tn("reg.council_limit", "reg.council_limit.plural", result.limit or 0)
@@ -256,7 +252,6 @@ async def on_register(update: Update, context: AppContext) -> None:
     await answer(update, text, alert=result.outcome not in (Outcome.REGISTERED,))
     if result.outcome != Outcome.NOT_FOUND:
         await _present_card(update, context, event_id)
-    await tell_promoted(context, result.promoted)
 
 
 async def on_cancel(update: Update, context: AppContext) -> None:
@@ -273,12 +268,12 @@ async def on_cancel(update: Update, context: AppContext) -> None:
             event_id=event_id,
             official_id=caller.link.official_id,
             now=context.clock.now(),
+            render_promoted=promotion_notice(context),
         )
     text = tr.t(ANSWERS[result.outcome])
     await answer(update, text, alert=result.outcome != Outcome.CANCELLED)
     if result.outcome != Outcome.NOT_FOUND:
         await _present_card(update, context, event_id)
-    await tell_promoted(context, result.promoted)
 
 
 async def on_calendar(update: Update, context: AppContext) -> None:

@@ -6,18 +6,18 @@ import logging
 from typing import Any
 
 from telegram import InputFile, Update
-from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.context import AppContext
 from bot.i18n import N_, Tr
 from bot.services import callers, event_admin
 from bot.services.event_admin import MarkOutcome, Roster
-from bot.services.events import Category, EventStatus, RegistrationStatus
+from bot.services.events import Category, Event, EventStatus, RegistrationStatus
+from bot.services.outbox import Rendered
 from handlers import announce, events_render
 from handlers.callback_data import ID, PAGE, Callback
-from handlers.certificates import deliver
-from handlers.common import answer, caller_of, esc, inline, reply, show
+from handlers.certificates import bot_username, certificate_for
+from handlers.common import answer, as_json, caller_of, esc, inline, reply, show
 from handlers.events import ICS
 
 log = logging.getLogger(__name__)
@@ -296,6 +296,7 @@ async def _mark(
         await _refuse(update, context)
         return
     tr = context.tr
+    render_certificate = certificate_for(context, await bot_username(context))
     async with context.db.session() as session:
         result = await event_admin.mark_attendance(
             session=session,
@@ -304,16 +305,12 @@ async def _mark(
             registration_id=registration_id,
             event_id=event_id,
             region=region,
+            render_certificate=render_certificate,
         )
     if result.outcome != MarkOutcome.MARKED or result.event_id is None:
         await answer(update, tr.t(MARK_ANSWERS[result.outcome]), alert=True)
         return
-    to_send = [
-        (c.certificate_id, c.contact.telegram_id, c.contact.language)
-        for c in result.issued
-        if c.contact is not None
-    ]
-    sent = await deliver(context, to_send)
+    sent = sum(1 for c in result.issued if c.contact is not None)
     notice = tr.t("admin.marked", changed=result.changed)
     if result.issued:
         notice += " " + tr.t("admin.certificates_sent", sent=sent, issued=len(result.issued))
@@ -370,32 +367,25 @@ async def on_cancel_do(update: Update, context: AppContext) -> None:
         return
     tr = context.tr
     (event_id,) = CANCEL_DO.numbers(context.matches)
+
+    def notice(lang: str, event: Event) -> Rendered:
+        their = context.runtime.translator(lang)
+        text = their.t(
+            "events.cancelled_notice",
+            title=esc(event.title(their.lang)),
+            when=events_render.when(their, event.starts_at, event.ends_at),
+        )
+        buttons = inline([[(their.t("card.btn.calendar_update"), ICS.build(event.id))]])
+        return Rendered(text, as_json(buttons))
+
     async with context.db.session() as session:
         done = await event_admin.cancel_event(
-            session=session, event_id=event_id, now=context.clock.now()
+            session=session, event_id=event_id, now=context.clock.now(), render_cancelled=notice
         )
     if done is None:
         await answer(update, tr.t("reg.not_found"), alert=True)
         return
-    event, contacts = done
-    told = 0
-    for contact in contacts:
-        their = context.runtime.translator(contact.language)
-        try:
-            await context.bot.send_message(
-                contact.telegram_id,
-                their.t(
-                    "events.cancelled_notice",
-                    title=esc(event.title(their.lang)),
-                    when=events_render.when(their, event.starts_at, event.ends_at),
-                ),
-                reply_markup=inline(
-                    [[(their.t("card.btn.calendar_update"), ICS.build(event.id))]]
-                ),
-            )
-            told += 1
-        except TelegramError:
-            log.warning("could not tell %s about a cancelled event", contact.telegram_id)
+    _, told = done
     await answer(update, tr.t("admin.cancel_done", told=told))
     await _present_event(update, context, event_id, None)
 

@@ -14,6 +14,9 @@ from bot.config import Settings
 from bot.context import Runtime
 from bot.db import Database
 from bot.i18n import Translator
+from bot.notifications.dispatcher import Dispatcher
+from bot.notifications.telegram_sender import TelegramSender
+from bot.quiet_hours import QuietHours
 from tests.recording import RecordingRequest
 
 BOT_ID = RecordingRequest.BOT_ID
@@ -55,6 +58,22 @@ class Harness:
         await app.start()  # the JobQueue runs conversation timeouts; no updater is started
         request.reset()  # getMe from initialize() is not what tests look at
         return cls(app, request, runtime)
+
+    async def dispatch(self) -> int:
+        """Deliver what is due in the outbox through the app's bot (so the recording sees it)."""
+        dispatcher = Dispatcher(
+            db=self.runtime.db,
+            sender=TelegramSender(self.app.bot),
+            clock=self.runtime.clock,
+            rate=1000.0,
+            quiet=QuietHours.parse("off"),
+            tz=self.runtime.settings.tz,
+        )
+        await dispatcher.start()
+        try:
+            return await dispatcher.drain()
+        finally:
+            await dispatcher.stop()
 
     async def stop(self) -> None:
         """Shut the application down."""

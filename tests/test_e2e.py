@@ -58,7 +58,8 @@ def running_bot(
     with log_path.open("wb") as log:
         proc = subprocess.Popen(  # noqa: S603 - our own console script
             [*_amu_bot(), "run"],
-            env=_env(fake, database_url),
+            # Messages to others come from the outbox: none may wait for the morning here.
+            env=_env(fake, database_url, QUIET_HOURS="off"),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -200,6 +200,18 @@ async def test_events_and_certificates_end_to_end(
             "✅ You are registered.",
         )
     training_id = _button(card, "ev:i:").rsplit(":", 1)[1]
+
+    # Moved to another day: the planner tells both, each with a fresh calendar entry.
+    mark = fake.mark()
+    _training_csv(training_csv, timedelta(days=3))
+    assert "1 updated" in await _cli(fake, database_url, "import", "trainings", str(training_csv))
+    for user, needle in ((OLENA, "Змінено час або місце"), (TARAS, "Time or place changed")):
+        moved = await fake.await_for(
+            "sendDocument", predicate=_to(user, needle), since=mark, timeout=45
+        )
+        ics = fake.file_content(moved.result["document"]["file_id"])
+        assert b"SEQUENCE:1" in ics and b"E2E-TR" in moved.result["document"]["file_name"].encode()
+
     _training_csv(training_csv, -timedelta(hours=1))
     assert "1 updated" in await _cli(fake, database_url, "import", "trainings", str(training_csv))
 
@@ -209,7 +221,7 @@ async def test_events_and_certificates_end_to_end(
     await _press(fake, ADMIN, staff, f"adm:a:{training_id}:0", "uk")
     mark = fake.mark()
     answer = await _press(fake, ADMIN, staff, f"adm:pa:{training_id}", "uk")
-    assert answer is not None and "Сертифікатів видано: 2, надіслано: 2" in answer
+    assert answer is not None and "Сертифікатів видано: 2, надсилаємо: 2" in answer
     texts = {}
     for user in (OLENA, TARAS):
         doc = await fake.await_for("sendDocument", predicate=_to(user), since=mark)

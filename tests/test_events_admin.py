@@ -137,7 +137,9 @@ async def test_attendance_issues_certificates_in_each_language(
     await harness.press(ADMIN_ID, f"adm:a:{eid}:0")
     assert f"adm:p:{regs[OLENA]}:0" in harness.request.buttons()
     await harness.press(ADMIN_ID, f"adm:p:{regs[OLENA]}:0")
-    assert "Сертифікатів видано: 1, надіслано: 1" in (harness.request.answers()[-1] or "")
+    assert "Сертифікатів видано: 1, надсилаємо: 1" in (harness.request.answers()[-1] or "")
+    assert documents(harness, OLENA) == []  # the certificate goes out through the outbox
+    assert await harness.dispatch() == 1
     [(name, content)] = documents(harness, OLENA)
     assert re.fullmatch(r"AMU-2025-\d{5}\.pdf", name)
     text = pdf_text(content)
@@ -149,6 +151,7 @@ async def test_attendance_issues_certificates_in_each_language(
 
     # Everyone present: Taras gets his in English; Olena gets no second copy.
     await harness.press(ADMIN_ID, f"adm:pa:{eid}")
+    assert await harness.dispatch() == 1
     [(_, english)] = documents(harness, TARAS)
     assert "CERTIFICATE" in pdf_text(english) and "6 hours" in pdf_text(english)
     assert len(documents(harness, OLENA)) == 1
@@ -236,7 +239,9 @@ async def test_cancelling_an_event_tells_everyone_in_their_language(
     await harness.press(ADMIN_ID, f"adm:k:{eid}")
     assert "(2)" in harness.request.texts()[-1]
     await harness.press(ADMIN_ID, f"adm:kk:{eid}")
-    assert "повідомлено учасників: 2" in (harness.request.answers()[-1] or "")
+    assert "повідомлення отримають учасники: 2" in (harness.request.answers()[-1] or "")
+    assert harness.request.texts(OLENA) == []
+    assert await harness.dispatch() == 2
     assert "Захід скасовано" in harness.request.texts(OLENA)[-1]
     assert "Event cancelled" in harness.request.texts(TARAS)[-1]
     notices = [c for c in harness.request.of("sendMessage") if c.params["chat_id"] == TARAS]

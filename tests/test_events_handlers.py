@@ -134,8 +134,11 @@ async def test_register_full_waitlist_cancel_promote_in_both_languages(
     harness.request.reset()
     await harness.press(OLENA, f"ev:c:{eid}")
     assert harness.request.answers()[-1] == "Реєстрацію скасовано."
+    assert harness.request.texts(TARAS) == []  # he hears of it from the outbox
+    assert await harness.dispatch() == 1
     told = [c for c in harness.request.of("sendMessage") if c.params["chat_id"] == TARAS]
     assert len(told) == 1
+    assert harness.request.buttons(told[0]) == [f"ev:o:{eid}"]
     assert "A seat has freed up: you are registered!" in told[0].params["text"]
     assert "Small round table" in told[0].params["text"]
     assert told[0].params["parse_mode"] == "HTML"  # the application's default, not ours

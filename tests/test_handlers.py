@@ -223,6 +223,8 @@ async def test_access_request_approved_with_one_tap(examples: Database, harness:
     await harness.send(STRANGER, "Іван <Іваненко>")
     await harness.send(STRANGER, "бухгалтер")
     assert "надіслано секретаріату" in harness.request.texts(STRANGER)[-1]
+    assert harness.request.texts(ADMIN_ID) == []  # staff hear of it from the outbox
+    assert await harness.dispatch() == 1
     staff_call = [c for c in harness.request.of("sendMessage") if c.params["chat_id"] == ADMIN_ID][
         -1
     ]
@@ -232,7 +234,11 @@ async def test_access_request_approved_with_one_tap(examples: Database, harness:
     await harness.press(STRANGER, approve)  # not staff: refused
     assert harness.request.answers()[-1] == "Рішення щодо запитів ухвалює секретаріат."
     await harness.press(ADMIN_ID, approve)
+    assert "погоджено" not in harness.request.texts(STRANGER)[-1]
+    assert await harness.dispatch() == 1
     assert "погоджено" in harness.request.texts(STRANGER)[-1]
+    menu_call = harness.request.of("sendMessage")[-1]
+    assert "Внески" in str(menu_call.params["reply_markup"])  # the menu now offers dues
     await harness.press(ADMIN_ID, deny)  # a second tap changes nothing
     assert harness.request.answers()[-1] == "Щодо цього запиту рішення вже ухвалено."
     await harness.send(STRANGER, "/dues")
@@ -250,10 +256,12 @@ async def test_access_request_denied_and_cancel(examples: Database, harness: Har
     await harness.press(STRANGER, harness.request.buttons()[0])
     await harness.send(STRANGER, "Марія Коваль")
     await harness.send(STRANGER, "секретар")
+    await harness.dispatch()
     staff_call = [c for c in harness.request.of("sendMessage") if c.params["chat_id"] == ADMIN_ID][
         -1
     ]
     await harness.press(ADMIN_ID, harness.request.buttons(staff_call)[1])
+    await harness.dispatch()
     assert "відхилено" in harness.request.texts(STRANGER)[-1]
     await harness.send(STRANGER, "/dues")
     assert "лише посадові особи" in harness.request.texts()[-1]

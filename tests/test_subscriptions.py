@@ -311,3 +311,53 @@ async def test_a_new_training_goes_to_those_who_want_trainings(db: Database) -> 
     assert (await run(db, clock)).written["published"] == 1
     [row] = await published(db)
     assert row.recipient == 11 and "Нове навчання" in row.text and "/trainings" in row.text
+
+
+async def test_registration_closing_reaches_followers_not_yet_registered_once(
+    db: Database,
+) -> None:
+    edu, _ = await people(db)
+    for person in (11, 12, 21):
+        await follow(db, person, edu)
+    eid = await add_event(db, "SOON", edu, created_at=NOW - timedelta(days=5))
+    deadline = NOW + timedelta(hours=30)
+    async with db.session() as session:
+        await session.execute(
+            update(Event).where(col(Event.id) == eid).values(registration_deadline=deadline)
+        )
+        official = (
+            await session.execute(select(Official).where(col(Official.telegram_id) == 21))
+        ).scalar_one()
+        assert official.id is not None
+        session.add(
+            Registration(
+                event_id=eid,
+                official_id=official.id,
+                member_id=official.member_id,
+                status=RegistrationStatus.WAITLISTED,
+                queued_at=NOW,
+            )
+        )
+        await session.commit()
+    clock = ManualClock(KYIV, NOW)
+    assert (await run(db, clock)).written["closing"] == 0  # 30 hours ahead: not yet
+    clock.advance(hours=7)
+    assert (await run(db, clock)).written["closing"] == 2
+    rows = [r for r in await outbox_rows(db) if r.kind == "event_closing"]
+    assert {r.recipient for r in rows} == {11, 12}  # 21 is already in the queue
+    by = {r.recipient: r for r in rows}
+    assert "Реєстрація закривається" in by[11].text and "Захід SOON" in by[11].text
+    assert "Registration closes" in by[12].text
+    assert all(r.expires_at == deadline for r in rows)  # never after registration closed
+    clock.advance(hours=1)
+    assert (await run(db, clock)).written["closing"] == 0  # once
+    # A deadline moved later is a new "closes in 24 hours" when its time comes.
+    async with db.session() as session:
+        await session.execute(
+            update(Event)
+            .where(col(Event.id) == eid)
+            .values(registration_deadline=deadline + timedelta(days=2))
+        )
+        await session.commit()
+    clock.advance(days=2)
+    assert (await run(db, clock)).written["closing"] == 2

@@ -31,6 +31,7 @@ from sqlmodel import col
 from bot.clock import Clock
 from bot.db import Database
 from bot.i18n import N_, Translator, localized
+from bot.notifications import event_rules
 from bot.services import announcements, audiences
 from bot.services.callers import untyped
 from bot.services.dues import (
@@ -56,8 +57,11 @@ from models import (
     Event,
     EventStatus,
     Member,
+    Official,
     Payment,
     PlanMark,
+    Registration,
+    RegistrationStatus,
     Section,
 )
 
@@ -462,6 +466,85 @@ async def plan_published_events(ctx: PlanContext) -> int:
     return written
 
 
+CLOSING_AHEAD = timedelta(hours=24)
+CLOSING = N_("notify.event.closing")
+
+
+async def plan_registration_closing(ctx: PlanContext) -> int:
+    """ "Registration closes in 24 hours" to the section's followers who have not registered.
+
+    Once per event and deadline (a moved deadline is announced again); nothing for an event
+    without a section, a cancelled one, or one whose registration has already closed.
+    """
+    rows = (
+        await ctx.session.execute(
+            select(Event, Section)
+            .join(Section, col(Section.id) == col(Event.section_id))
+            .where(
+                col(Event.status) == EventStatus.PUBLISHED,
+                col(Event.registration_deadline) > ctx.now,
+                col(Event.registration_deadline) <= ctx.now + CLOSING_AHEAD,
+                col(Event.starts_at) > ctx.now,
+            )
+            .order_by(col(Event.registration_deadline), col(Event.id))
+        )
+    ).all()
+    marks = {
+        f"event:{event.id}:closing:{event.registration_deadline.isoformat()}": (event, section)
+        for event, section in rows
+        if event.registration_deadline is not None
+    }
+    done = set(
+        (
+            await ctx.session.execute(
+                select(col(PlanMark.key)).where(col(PlanMark.key).in_(list(marks)))
+            )
+        ).scalars()
+    )
+    todo = sorted(set(marks) - done)
+    written = 0
+    today = ctx.clock.today()
+    for mark in todo:
+        event, section = marks[mark]
+        deadline = event.registration_deadline
+        assert deadline is not None  # noqa: S101 - selected above
+        training = event.category == Category.TRAINING
+        followers = await audiences.recipients(
+            session=ctx.session,
+            audience=audiences.Audience("section", section.code),
+            today=today,
+            news="news_trainings" if training else "news_events",
+        )
+        # Whoever already holds a seat or a place in the queue needs no nudge.
+        not_yet = followers.where(
+            ~exists().where(
+                col(Registration.event_id) == event.id,
+                col(Registration.official_id) == col(Official.id),
+                col(Registration.status).in_(
+                    [RegistrationStatus.REGISTERED, RegistrationStatus.WAITLISTED]
+                ),
+            )
+        )
+        for lang in LANGUAGES:
+            tr = ctx.translator(lang)
+            written += await enqueue_select(
+                session=ctx.session,
+                recipients=audiences.for_language(not_yet, lang),
+                text=tr.t(
+                    CLOSING,
+                    title=_esc(event.title(lang)),
+                    when=tr.datetime(event.starts_at),
+                    deadline=tr.datetime(deadline),
+                ),
+                kind="event_closing",
+                key_prefix=f"{mark}:to:",
+                not_before=ctx.now,
+                expires_at=deadline,
+            )
+    await mark_planned(session=ctx.session, keys=todo, now=ctx.now)
+    return written
+
+
 def _esc(text: str) -> str:
     return html.escape(text, quote=False)
 
@@ -472,6 +555,9 @@ RULES: list[Rule] = [
     Rule("deadlines", plan_deadlines),
     Rule("dues", plan_dues),
     Rule("published", plan_published_events),
+    Rule("closing", plan_registration_closing),
+    Rule("event_changes", event_rules.plan_event_changes),
+    Rule("event_reminders", event_rules.plan_event_reminders),
 ]
 
 

@@ -6,9 +6,18 @@ import asyncio
 import warnings
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
-from telegram import Bot, InlineKeyboardMarkup, InputFile, LinkPreviewOptions
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    KeyboardButton,
+    LinkPreviewOptions,
+    ReplyKeyboardMarkup,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -50,6 +59,21 @@ def _nothing_sent(exc: TimedOut) -> bool:
     )
 
 
+def keyboard(
+    buttons: list[list[dict[str, Any]]] | None,
+) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    """Telegram's markup for outbox buttons: inline, or the menu when no button acts by itself."""
+    if not buttons:
+        return None
+    if any("callback_data" in b or "url" in b for row in buttons for b in row):
+        return InlineKeyboardMarkup([[InlineKeyboardButton(**b) for b in row] for row in buttons])
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(b["text"]) for b in row] for row in buttons],
+        resize_keyboard=True,
+        is_persistent=True,
+    )
+
+
 class TelegramSender:
     """Sends outbox messages with a python-telegram-bot `Bot`, without any rate limiter."""
 
@@ -58,11 +82,7 @@ class TelegramSender:
 
     async def send(self, message: OutgoingMessage) -> None:
         """Deliver one message; raise the SendError that says what happened otherwise."""
-        markup = (
-            InlineKeyboardMarkup.de_json({"inline_keyboard": message.buttons}, self.bot)
-            if message.buttons
-            else None
-        )
+        markup = keyboard(message.buttons)
         try:
             if message.document is not None or message.document_path is not None:
                 content = message.document

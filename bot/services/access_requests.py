@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -12,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.services.callers import DEFAULT_LANGUAGE, find_link, link_account, pick_language
+from bot.services.outbox import Rendered, enqueue
+from bot.services.staff import staff_contacts
 from bot.text import clean_line
 from models import AccessRequest, Member, RequestStatus, Role, TelegramUser
 
@@ -64,8 +67,14 @@ async def request_access(
     full_name: str,
     position: str,
     now: datetime,
+    admin_ids: frozenset[int] = frozenset(),
+    render_staff: Callable[[str, RequestResult], Rendered] | None = None,
 ) -> RequestResult:
-    """File a request to be linked to a council; one pending request per person and council."""
+    """File a request to be linked to a council; one pending request per person and council.
+
+    Staff hear of it through the outbox, in the same transaction: one message per staff
+    member (`ADMIN_IDS` and linked admins), rendered by `render_staff(language, result)`.
+    """
     member = await session.get(Member, member_id)
     if member is None:
         return RequestResult(RequestOutcome.NO_MEMBER)
@@ -94,8 +103,23 @@ async def request_access(
         created_at=now,
     )
     session.add(request)
+    await session.flush()
+    result = RequestResult(RequestOutcome.CREATED, request.id or 0, region=member.region, **names)
+    if render_staff is not None:
+        for contact in await staff_contacts(session=session, admin_ids=admin_ids):
+            message = render_staff(contact.language, result)
+            await enqueue(
+                session=session,
+                recipient=contact.telegram_id,
+                text=message.text,
+                buttons=message.buttons,
+                kind="access_request",
+                dedupe_key=f"access:{result.request_id}:to:{contact.telegram_id}",
+                not_before=now,
+                urgent=True,  # someone is waiting for an answer
+            )
     await session.commit()
-    return RequestResult(RequestOutcome.CREATED, request.id or 0, region=member.region, **names)
+    return result
 
 
 class DecisionOutcome(StrEnum):
@@ -122,9 +146,19 @@ class Decision:
 
 
 async def decide_access_request(
-    *, session: AsyncSession, request_id: int, approve: bool, staff_id: int, now: datetime
+    *,
+    session: AsyncSession,
+    request_id: int,
+    approve: bool,
+    staff_id: int,
+    now: datetime,
+    render_decision: Callable[[Decision], Rendered] | None = None,
 ) -> Decision:
-    """Approve (linking the requester as an official) or deny a pending request, once."""
+    """Approve (linking the requester as an official) or deny a pending request, once.
+
+    The requester hears the decision through the outbox, in the same transaction, rendered
+    by `render_decision(decision)` in their language (`decision.requester_language`).
+    """
     request = await session.get(AccessRequest, request_id)
     if request is None:
         return Decision(DecisionOutcome.NOT_FOUND)
@@ -169,6 +203,19 @@ async def decide_access_request(
             position=request.position,
             now=now,
         )
-    await session.commit()
     outcome = DecisionOutcome.APPROVED if approve else DecisionOutcome.DENIED
-    return Decision(outcome, status=status, **details)
+    decision = Decision(outcome, status=status, **details)
+    if render_decision is not None:
+        message = render_decision(decision)
+        await enqueue(
+            session=session,
+            recipient=request.telegram_id,
+            text=message.text,
+            buttons=message.buttons,
+            kind="access_decision",
+            dedupe_key=f"access:{request_id}:decision",
+            not_before=now,
+            urgent=True,
+        )
+    await session.commit()
+    return decision

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -16,7 +17,15 @@ from sqlmodel import col
 from bot.i18n import localized
 from bot.services import certificates
 from bot.services.callers import untyped
-from bot.services.events import Contact, contact_of, lock_event
+from bot.services.certificates import CertificateView
+from bot.services.events import (
+    Contact,
+    EventRenderer,
+    contact_of,
+    lock_event,
+    notify_registrants,
+)
+from bot.services.outbox import Document, Rendered, enqueue
 from models import (
     SEATED,
     Category,
@@ -196,6 +205,10 @@ class MarkOutcome(StrEnum):
     CANCELLED = "cancelled"
 
 
+# Renders a certificate for its holder in a language: the caption and the PDF.
+CertificateRenderer = Callable[[CertificateView, str], tuple[Rendered, Document]]
+
+
 @dataclass(frozen=True)
 class IssuedCertificate:
     """A certificate just issued, to send to its holder."""
@@ -253,10 +266,12 @@ async def mark_attendance(
     registration_id: int | None = None,
     event_id: int | None = None,
     region: str | None = None,
+    render_certificate: CertificateRenderer | None = None,
 ) -> MarkResult:
     """Toggle one participant (registration_id), or mark everyone seated present (event_id).
 
-    Coordinators pass their `region`: they mark only their region's councils.
+    Coordinators pass their `region`: they mark only their region's councils. Each
+    certificate issued goes to its holder through the outbox, in the same transaction.
     """
     if registration_id is not None:
         reg = await session.get(Registration, registration_id)
@@ -296,6 +311,25 @@ async def mark_attendance(
         contacts = [
             IssuedCertificate(c.id or 0, await contact_of(session, c.official_id)) for c in issued
         ]
+        if render_certificate is not None:
+            await session.flush()
+            for item in contacts:
+                view = await certificates.by_id(
+                    session=session, certificate_id=item.certificate_id
+                )
+                if item.contact is None or view is None:
+                    continue
+                caption, document = render_certificate(view, item.contact.language)
+                await enqueue(
+                    session=session,
+                    recipient=item.contact.telegram_id,
+                    text=caption.text,
+                    buttons=caption.buttons,
+                    document=document,
+                    kind="certificate",
+                    dedupe_key=f"certificate:{item.certificate_id}:to:{item.contact.telegram_id}",
+                    not_before=now,
+                )
         await session.commit()
         return MarkResult(MarkOutcome.MARKED, event_id, changed, tuple(contacts))
     finally:
@@ -304,33 +338,37 @@ async def mark_attendance(
 
 
 async def cancel_event(
-    *, session: AsyncSession, event_id: int, now: datetime
-) -> tuple[Event, list[Contact]] | None:
-    """Cancel an event; everyone registered or waiting is returned, to be told."""
+    *,
+    session: AsyncSession,
+    event_id: int,
+    now: datetime,
+    render_cancelled: EventRenderer | None = None,
+) -> tuple[Event, int] | None:
+    """Cancel an event; everyone registered or waiting is told through the outbox (urgent),
+    in the same transaction. Returns the event and how many people will be told."""
     event = await lock_event(session, event_id)
     try:
         if event is None:
             return None
         if event.status == EventStatus.CANCELLED:
-            return event, []
+            return event, 0
         event.status = EventStatus.CANCELLED
         event.cancelled_at = now
         event.sequence += 1  # calendars show the entry as cancelled
-        official_ids = list(
-            (
-                await session.execute(
-                    select(col(Registration.official_id)).where(
-                        col(Registration.event_id) == event_id,
-                        col(Registration.status).in_(
-                            (RegistrationStatus.REGISTERED, RegistrationStatus.WAITLISTED)
-                        ),
-                    )
-                )
-            ).scalars()
-        )
-        contacts = [c for oid in official_ids if (c := await contact_of(session, oid)) is not None]
+        await session.flush()
+        told = 0
+        if render_cancelled is not None:
+            told = await notify_registrants(
+                session=session,
+                event=event,
+                render=render_cancelled,
+                kind="event_cancelled",
+                key=f"event:{event_id}:cancelled:to:",
+                now=now,
+                urgent=True,
+            )
         await session.commit()
-        return event, contacts
+        return event, told
     finally:
         if session.in_transaction():
             await session.rollback()

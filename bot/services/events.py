@@ -8,6 +8,7 @@ its own), so two registrations never count the same free seat.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -18,7 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.i18n import localized
+from bot.services.audiences import Query, for_language, reachable_officials
 from bot.services.callers import pick_language, untyped
+from bot.services.outbox import Document, Rendered, enqueue, enqueue_select
+from locales import LANGUAGES
 from models import (
     SEATED,
     Category,
@@ -39,6 +43,9 @@ from models import TrainingFormat as TrainingFormat
 PAGE_SIZE = 6
 ACTIVE = (*SEATED, RegistrationStatus.WAITLISTED)  # counts toward a council's limit
 MAX_COLLEAGUES = 10
+
+# Renders a message about an event for a reader of a language (handlers pass one in).
+EventRenderer = Callable[[str, Event], Rendered]
 
 
 class Outcome(StrEnum):
@@ -176,9 +183,18 @@ async def waitlist_position(session: AsyncSession, reg: Registration) -> int:
 
 
 async def register(
-    *, session: AsyncSession, event_id: int, official_id: int, member_id: int, now: datetime
+    *,
+    session: AsyncSession,
+    event_id: int,
+    official_id: int,
+    member_id: int,
+    now: datetime,
+    render_promoted: EventRenderer | None = None,
 ) -> RegistrationResult:
-    """Take a seat, or a place on the waitlist when the event is full; one transaction."""
+    """Take a seat, or a place on the waitlist when the event is full; one transaction.
+
+    Anyone promoted on the way is told through the outbox, in the same transaction.
+    """
     event, reg = await _lock_event_for(session, event_id, official_id)
     try:
         if event is None:
@@ -214,7 +230,7 @@ async def register(
         promoted: list[Promotion] = []
         if waiting and (event.capacity is None or seated < event.capacity):
             # Seats were added (a re-import raised or lifted the capacity): those waiting first.
-            promoted = await _promote(session, event, now)
+            promoted = await _promote(session, event, now, render_promoted)
             seated += len(promoted)
         full = event.capacity is not None and seated >= event.capacity
         status = RegistrationStatus.WAITLISTED if full else RegistrationStatus.REGISTERED
@@ -241,8 +257,10 @@ async def register(
             await session.rollback()
 
 
-async def _promote(session: AsyncSession, event: Event, now: datetime) -> list[Promotion]:
-    """Give free seats to the first in line, in order."""
+async def _promote(
+    session: AsyncSession, event: Event, now: datetime, render: EventRenderer | None
+) -> list[Promotion]:
+    """Give free seats to the first in line, in order; each is told through the outbox."""
     promoted: list[Promotion] = []
     if event.status != EventStatus.PUBLISHED or now >= event.starts_at:
         return promoted
@@ -268,9 +286,21 @@ async def _promote(session: AsyncSession, event: Event, now: datetime) -> list[P
         first.status = RegistrationStatus.REGISTERED
         first.promoted_at = first.updated_at = now
         await session.flush()
-        promoted.append(
-            Promotion(first.id or 0, event.id or 0, await contact_of(session, first.official_id))
-        )
+        contact = await contact_of(session, first.official_id)
+        promoted.append(Promotion(first.id or 0, event.id or 0, contact))
+        if contact is not None and render is not None:
+            message = render(contact.language, event)
+            await enqueue(
+                session=session,
+                recipient=contact.telegram_id,
+                text=message.text,
+                buttons=message.buttons,
+                kind="promotion",
+                # A registration can be promoted again after a cancel and a new place in line.
+                dedupe_key=f"event:{event.id}:reg:{first.id}:promoted:{now.isoformat()}",
+                not_before=now,
+                expires_at=event.starts_at,
+            )
         if free is not None:
             free -= 1
     return promoted
@@ -294,10 +324,64 @@ async def contact_of(session: AsyncSession, official_id: int) -> Contact | None:
     return Contact(int(row[0]), pick_language(row[1], row[2]))
 
 
+def registrants(event_id: int) -> Query:
+    """Telegram id and language of everyone registered or waitlisted, reachable, once each."""
+    return (
+        reachable_officials()
+        .join(Registration, col(Registration.official_id) == col(Official.id))
+        .where(
+            col(Registration.event_id) == event_id,
+            col(Registration.status).in_(
+                (RegistrationStatus.REGISTERED, RegistrationStatus.WAITLISTED)
+            ),
+        )
+        .distinct()
+    )
+
+
+async def notify_registrants(
+    *,
+    session: AsyncSession,
+    event: Event,
+    render: EventRenderer,
+    kind: str,
+    key: str,
+    now: datetime,
+    urgent: bool = False,
+    document: Callable[[str], Document] | None = None,
+) -> int:
+    """One message per language to everyone registered or waitlisted (INSERT ... SELECT).
+
+    `key` + the recipient's id is each row's dedupe key. Returns the rows written.
+    """
+    written = 0
+    query = registrants(event.id or 0)
+    for lang in LANGUAGES:
+        message = render(lang, event)
+        written += await enqueue_select(
+            session=session,
+            recipients=for_language(query, lang),
+            text=message.text,
+            buttons=message.buttons,
+            document=document(lang) if document is not None else None,
+            kind=kind,
+            key_prefix=key,
+            not_before=now,
+            urgent=urgent,
+        )
+    return written
+
+
 async def cancel_registration(
-    *, session: AsyncSession, event_id: int, official_id: int, now: datetime
+    *,
+    session: AsyncSession,
+    event_id: int,
+    official_id: int,
+    now: datetime,
+    render_promoted: EventRenderer | None = None,
 ) -> RegistrationResult:
-    """Give up a seat or a waitlist place; the first in line takes a freed seat."""
+    """Give up a seat or a waitlist place; the first in line takes a freed seat and is told
+    through the outbox, in the same transaction."""
     event, reg = await _lock_event_for(session, event_id, official_id)
     try:
         if event is None:
@@ -312,7 +396,7 @@ async def cancel_registration(
         was_seated = reg.status == RegistrationStatus.REGISTERED
         reg.status, reg.updated_at = RegistrationStatus.CANCELLED, now
         await session.flush()
-        promoted = await _promote(session, event, now) if was_seated else []
+        promoted = await _promote(session, event, now, render_promoted) if was_seated else []
         await session.commit()
         return RegistrationResult(Outcome.CANCELLED, promoted=promoted)
     finally:

@@ -59,6 +59,21 @@ def _dialect(session_or_conn: AsyncSession | AsyncConnection) -> str:
     return session_or_conn.dialect.name
 
 
+Buttons = list[list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message rendered for one reader: HTML text and buttons as Telegram's JSON.
+
+    A button with `callback_data` or `url` is an inline button; rows of buttons with only
+    `text` are a persistent reply keyboard (the menu), as the dispatcher sends them.
+    """
+
+    text: str
+    buttons: Buttons | None = None
+
+
 @dataclass(frozen=True)
 class Document:
     """A file to send with a message: its bytes, or a path the dispatcher reads at send time."""
@@ -133,15 +148,41 @@ async def enqueue_select(
     expires_at: datetime | None = None,
     urgent: bool = False,
     announcement_id: int | None = None,
-    buttons: list[list[dict[str, str]]] | None = None,
+    buttons: Buttons | None = None,
+    document: Document | None = None,
 ) -> int:
     """INSERT ... SELECT one message to each recipient; `recipients` yields telegram ids.
 
     Each row's dedupe key is `key_prefix` followed by the recipient's id. Returns the number
-    of rows written (existing keys are skipped).
+    of rows written (existing keys are skipped). Buttons and a document, when given, go with
+    every row.
     """
     tg = recipients.subquery().c[0]
     columns = Outbox.__table__.c  # type: ignore[attr-defined]
+    names = [
+        "recipient",
+        "text",
+        "kind",
+        "dedupe_key",
+        "not_before",
+        "expires_at",
+        "urgent",
+        "status",
+        "attempts",
+        "announcement_id",
+        "created_at",
+    ]
+    extra: list[Any] = []
+    if buttons:  # a JSON None would be stored as JSON null, not NULL
+        names.append("buttons")
+        extra.append(literal(buttons, columns.buttons.type))
+    if document is not None:
+        names += ["document", "document_path", "document_name"]
+        extra += [
+            literal(document.content, columns.document.type),
+            literal(document.path, columns.document_path.type),
+            literal(document.filename, columns.document_name.type),
+        ]
     rows = select(
         tg,
         literal(text, columns.text.type),
@@ -154,28 +195,11 @@ async def enqueue_select(
         literal(0, columns.attempts.type),
         literal(announcement_id, columns.announcement_id.type),
         literal(not_before, columns.created_at.type),
-        # Only when there are buttons: a JSON None would be stored as JSON null, not NULL.
-        *([literal(buttons, columns.buttons.type)] if buttons else []),
+        *extra,
     ).where(tg.is_not(None))  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
     stmt = (
         insert_for(session, Outbox)
-        .from_select(
-            [
-                "recipient",
-                "text",
-                "kind",
-                "dedupe_key",
-                "not_before",
-                "expires_at",
-                "urgent",
-                "status",
-                "attempts",
-                "announcement_id",
-                "created_at",
-                *(["buttons"] if buttons else []),
-            ],
-            rows,
-        )
+        .from_select(names, rows)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
     result: Any = await session.execute(stmt)

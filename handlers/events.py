@@ -20,6 +20,7 @@ from bot.services.events import (
     is_open,
 )
 from bot.services.outbox import Rendered
+from bot.text import ukrainian_sort_key
 from handlers import events_render as render
 from handlers.access_request import NEW_REQUEST
 from handlers.callback_data import CATALOG, CHOICE, ID, PAGE, Callback
@@ -139,9 +140,11 @@ async def on_section_menu(update: Update, context: AppContext) -> None:
     async with context.db.session() as session:
         sections = await events.sections(session=session)
     rows = [[(tr.t("events.btn.all"), LIST.build(cat, kind_no, 0, 0))]]
-    rows += [
-        [(tr.name(s.name_uk, s.name_en), LIST.build(cat, kind_no, s.id, 0))] for s in sections
-    ]
+    named = sorted(
+        ((tr.name(s.name_uk, s.name_en), s.id) for s in sections),
+        key=lambda pair: ukrainian_sort_key(pair[0]),  # in the reader's alphabetical order
+    )
+    rows += [[(name, LIST.build(cat, kind_no, section_id, 0))] for name, section_id in named]
     await show(update, tr.t("events.choose_section"), inline(rows))
 
 

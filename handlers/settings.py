@@ -15,6 +15,7 @@ from bot.i18n import N_, Tr
 from bot.quiet_hours import OFF
 from bot.services import callers, subscriptions
 from bot.services.subscriptions import FLAGS, QUIET_PRESETS, Preferences
+from bot.text import ukrainian_sort_key
 from handlers.callback_data import CHOICE, ID, LANGUAGE, Callback
 from handlers.commands import commands_for
 from handlers.common import LANGUAGE_NAMES, answer, caller_of, inline, menu, reply, show
@@ -122,7 +123,10 @@ def _page(
                     SECTION.build(section.id),
                 )
             ]
-            for section, on in prefs.sections
+            for section, on in sorted(  # in the reader's alphabetical order
+                prefs.sections,
+                key=lambda p: ukrainian_sort_key(tr.name(p[0].name_uk, p[0].name_en)),
+            )
         ]
         return tr.t("settings.sections.title"), [*rows, back]
     current = prefs.quiet_hours or context.runtime.settings.quiet_hours

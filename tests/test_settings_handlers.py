@@ -104,6 +104,17 @@ async def test_sections_are_followed_and_forged_ones_refused(
     assert "Секції: не обрано" in harness.request.texts()[-1]
 
 
+async def test_sections_are_listed_in_the_readers_alphabetical_order(
+    examples: Database, harness: Harness
+) -> None:
+    await load_programme(examples)
+    await link(harness, examples, OLENA, KREMENCHUK)
+    await harness.press(OLENA, "set:v:2")
+    names = [label.removeprefix("▫️ ") for label in labels(harness.request)[:-1]]
+    assert names[:3] == ["Безпека громад", "Гендерна рівність", "Енергетика та енергоефективність"]
+    assert names.index("Житлово-комунальне господарство") < names.index("Земельні відносини")
+
+
 async def test_quiet_hours_are_chosen_from_presets(examples: Database, harness: Harness) -> None:
     await link(harness, examples, OLENA, KREMENCHUK, lang="en")
     await harness.press(OLENA, "set:v:3", lang="en")

@@ -22,6 +22,9 @@ class Announcement(SQLModel, table=True):
     recipients: int | None = None  # how many outbox rows the expansion wrote
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     link_url: str | None = Field(default=None, max_length=500)  # one link button under it
+    # A document sent with it: Telegram's file_id of a file staff sent to the bot.
+    document_file_id: str | None = Field(default=None, max_length=200)
+    document_name: str | None = Field(default=None, max_length=200)
 
 
 class AnnouncementDraft(SQLModel, table=True):
@@ -34,6 +37,8 @@ class AnnouncementDraft(SQLModel, table=True):
     step: str = Field(max_length=20)  # text | link | audience | when | time | confirm
     text: str = Field(default="", sa_column=Column(Text, nullable=False))
     link_url: str | None = Field(default=None, max_length=500)
+    document_file_id: str | None = Field(default=None, max_length=200)
+    document_name: str | None = Field(default=None, max_length=200)
     audience: str | None = Field(default=None, max_length=200)
     send_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # None: at once
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

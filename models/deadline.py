@@ -14,6 +14,9 @@ class Deadline(SQLModel, table=True):
     """Something due by a moment, reminded 7 days and 1 day before to its audience."""
 
     id: int | None = Field(default=None, primary_key=True)
+    # Staff's own key from `amu-bot import deadlines`: a re-import updates, never duplicates.
+    # None for a deadline added with `amu-bot deadline add`.
+    code: str | None = Field(default=None, max_length=40, unique=True)
     title_uk: str = Field(max_length=300)
     title_en: str = Field(max_length=300)
     description_uk: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

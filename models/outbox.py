@@ -38,6 +38,8 @@ class Outbox(SQLModel, table=True):
     document: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     document_path: str | None = Field(default=None, max_length=500)
     document_name: str | None = Field(default=None, max_length=200)
+    # A file Telegram already holds (one staff sent to the bot), sent again by its file_id.
+    document_file_id: str | None = Field(default=None, max_length=200)
     kind: str = Field(max_length=30)
     dedupe_key: str = Field(max_length=200, unique=True)
     not_before: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

@@ -4,10 +4,17 @@
    python-telegram-bot to the local Bot API enforcing Telegram's limits (30 sends in any
    second, 1 a second per chat, 429 beyond; `bench/limited_api.py`). Reports the achieved
    rate ÷ 30, duplicates, losses and 429s, at the default pacing (25/s) and at 30/s.
-2. Planner: one pass over 2,000 councils' charges (the `bench.seed` dataset) with 20,000
+2. `/dues` while a broadcast runs: the bot exactly as `amu-bot run` builds it (polling,
+   the planner and the dispatcher on its JobQueue) against the same limited Bot API with
+   `--latency-ms` (default 20) on every call. People type `/dues` at random moments
+   (`--asks-per-s`), first with nothing else going on, then while an announcement goes to
+   `--recipients` officials. Reports p50/p95/p99 of the time from a person sending `/dues`
+   to the reply reaching the Bot API, answers lost to a 429, and the broadcast's rate.
+3. Planner: one pass over 2,000 councils' charges (the `bench.seed` dataset) with 20,000
    linked officials, when many dues reminders fall due at once and when nothing new is due.
 
     .venv/bin/python -m bench.bench_broadcast [--recipients 10000] [--database-url URL]
+    .venv/bin/python -m bench.bench_broadcast --only dues --latency-ms 20
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import random
 import tempfile
 import time
 from collections import Counter
@@ -23,15 +31,31 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlmodel import col
-from telegram import Bot
+from telegram import Bot, Update
 from telegram.request import HTTPXRequest
 
-from bench.common import TOKEN, bench_database, load_dataset, machine, run_and_save, verdict
+from bench.common import (
+    NOW as DATASET_NOW,
+)
+from bench.common import (
+    TOKEN,
+    Latency,
+    bench_database,
+    link_officials,
+    load_average,
+    load_dataset,
+    machine,
+    run_and_save,
+    verdict,
+)
 from bench.limited_api import serve_in_child
 from bench.seed import generate
-from bot.clock import Clock, ManualClock
+from bot.app import build_application
+from bot.clock import Clock, FixedClock, ManualClock
+from bot.config import Settings
+from bot.context import Runtime
 from bot.db import Database, upgrade
 from bot.i18n import Translator
 from bot.notifications.dispatcher import Dispatcher
@@ -42,6 +66,7 @@ from bot.services import announcements
 from models import Member, Official, Outbox, OutboxStatus, TelegramUser
 
 KYIV = ZoneInfo("Europe/Kyiv")
+DUES_P95_TARGET_MS = 300.0
 FIRST_ID = 20_000_001
 LIMIT = 30.0
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -178,6 +203,182 @@ async def broadcast(url: str, recipients: int, rate: float, latency: float) -> d
     }
 
 
+class LimitedChild:
+    """The limited Bot API in a child process, driven over a pipe (`serve_in_child`)."""
+
+    def __init__(self, latency: float) -> None:
+        self._conn, theirs = multiprocessing.Pipe()
+        self._process = multiprocessing.get_context("spawn").Process(
+            target=serve_in_child, args=(theirs, TOKEN, latency), daemon=True
+        )
+        self._process.start()
+        self.base_url: str = self._conn.recv()
+
+    async def ask(self, *command: Any) -> Any:
+        """Send a command and wait for its answer in a worker thread."""
+
+        def exchange() -> Any:
+            self._conn.send(command)
+            return self._conn.recv()
+
+        return await asyncio.to_thread(exchange)
+
+    def close(self) -> None:
+        """Stop the child (its server stops with its last command, or with it)."""
+        self._conn.send("report")
+        self._conn.recv()
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+
+
+def reply_latencies(
+    asks: list[tuple[int, float]], sends: list[tuple[int, float, bool]], latency: float
+) -> tuple[list[float], int, int]:
+    """Seconds from each ask to its reply accepted by the Bot API; unanswered; 429'd replies.
+
+    A person's asks are paired in order with the accepted sends to their chat after them
+    (askers get nothing else). The reply counts as arrived when the fake, after its
+    `latency`, has accepted it.
+    """
+    by_chat: dict[int, list[float]] = {}
+    refused = 0
+    askers = {user for user, _ in asks}
+    for chat, at, ok in sends:
+        if chat in askers:
+            if ok:
+                by_chat.setdefault(chat, []).append(at)
+            else:
+                refused += 1
+    waits: list[float] = []
+    unanswered = 0
+    taken: dict[int, int] = {}
+    for user, asked in sorted(asks, key=lambda a: a[1]):
+        replies = by_chat.get(user, [])
+        i = taken.get(user, 0)
+        while i < len(replies) and replies[i] < asked:
+            i += 1
+        if i < len(replies):
+            waits.append(replies[i] + latency - asked)
+            taken[user] = i + 1
+        else:
+            unanswered += 1
+            taken[user] = i
+    return waits, unanswered, refused
+
+
+async def started_sending(child: LimitedChild, askers: set[int]) -> None:
+    """Return once the broadcast's first message has reached the Bot API."""
+    for _ in range(600):
+        if any(ok and chat not in askers for chat, _, ok in await child.ask("sends")):
+            return
+        await asyncio.sleep(0.1)
+    raise SystemExit("the broadcast did not start within a minute")
+
+
+async def dues_during_broadcast(
+    url: str, workdir: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    """`/dues` reply times with nothing else going on, then during a broadcast."""
+    latency_ms = 20.0 if args.latency_ms is None else args.latency_ms
+    latency = latency_ms / 1000
+    db = Database.from_url(url)
+    await upgrade(db.engine)
+    ds = generate(workdir / "data")
+    await load_dataset(db, ds)
+    async with db.session() as session:
+        councils = (
+            await session.execute(select(col(Member.id), col(Member.code), col(Member.region)))
+        ).all()
+    regions: dict[str, list[tuple[int, str]]] = {}
+    for member_id, code, region in councils:
+        regions.setdefault(region, []).append((int(member_id or 0), code))
+    # The announcement goes to the region with the most councils; the people asking for
+    # /dues live elsewhere, so no reply of theirs waits behind a broadcast message to them
+    # (1 a second per chat).
+    region = max(regions, key=lambda r: len(regions[r]))
+    targets = regions[region]
+    per_member = {m: args.recipients // len(targets) for m, _ in targets}
+    for m, _ in targets[: args.recipients % len(targets)]:
+        per_member[m] += 1
+    recipients = await add_officials(db, per_member)
+    others = [code for r, members in regions.items() if r != region for _, code in members]
+    rng = random.Random(2026)
+    askers = list(await link_officials(db, rng.sample(others, args.askers)))
+    clock = FixedClock(KYIV, at=DATASET_NOW)  # 12:00 in Kyiv: no quiet hours
+    translator = Translator(KYIV)
+    # The dues reminders due at this moment went out long ago: only the broadcast is sent.
+    await plan(db=db, clock=clock, translator=translator)
+    async with db.session() as session:
+        await session.execute(update(Outbox).values(status=OutboxStatus.SENT))
+        await session.commit()
+
+    child = LimitedChild(latency)
+    settings = Settings(
+        bot_token=TOKEN,  # type: ignore[arg-type]
+        bot_api_url=child.base_url,
+        admin_ids=frozenset(),
+        send_rate=args.dues_pacing,
+    )
+    runtime = Runtime(settings=settings, db=db, translator=translator, clock=clock)
+    app = build_application(runtime, publish_commands=False)
+    await app.initialize()
+    if app.post_init is not None:
+        await app.post_init(app)
+    assert app.updater is not None
+    await app.updater.start_polling(
+        poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES
+    )
+    await app.start()
+    phases: dict[str, Any] = {}
+    try:
+        for phase, seconds in (("alone", args.alone_seconds), ("broadcast", args.dues_seconds)):
+            if phase == "broadcast":
+                async with db.session() as session:
+                    await announcements.create(
+                        session=session,
+                        text="Форум громад відбудеться 12 березня в Києві.",
+                        audience=f"region:{region}",
+                        now=clock.now(),
+                        today=clock.today(),
+                    )
+                await started_sending(child, set(askers))
+            load = load_average()
+            await child.ask("asks", askers, args.asks_per_s, seconds, len(phases))
+            asks = await child.ask("asks_done")
+            await asyncio.sleep(max(5.0, 1.0 + 10 * latency))  # the last replies
+            sends = await child.ask("sends")
+            waits, unanswered, refused = reply_latencies(asks, sends, latency)
+            start, end = min(t for _, t in asks), max(t for _, t in asks)
+            broadcast_sent = sum(
+                1 for chat, at, ok in sends if ok and chat not in askers and start <= at <= end
+            )
+            phases[phase] = {
+                "load": load,
+                "asks": len(asks),
+                "latency": vars(Latency.of(phase, waits)),
+                "unanswered": unanswered,
+                "replies_429": refused,
+                "broadcast_per_s": round(broadcast_sent / (end - start), 2) if end > start else 0,
+            }
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        if app.post_stop is not None:
+            await app.post_stop(app)
+        await app.shutdown()
+        child.close()
+    return {
+        "recipients": recipients,
+        "region": region,
+        "askers": len(askers),
+        "asks_per_s": args.asks_per_s,
+        "latency_ms": latency_ms,
+        "pacing": args.dues_pacing,
+        "phases": phases,
+    }
+
+
 async def planner(url: str, workdir: Path) -> dict[str, Any]:
     """Planner passes over 2,000 councils' charges with 20,000 linked officials."""
     db = Database.from_url(url)
@@ -216,12 +417,13 @@ async def planner(url: str, workdir: Path) -> dict[str, Any]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     print(machine())
-    out: dict[str, Any] = {"machine": machine(), "broadcast": [], "planner": None}
+    out: dict[str, Any] = {"machine": machine(), "broadcast": [], "planner": None, "dues": None}
+    only = set(args.only or ("broadcast", "dues", "planner"))
     with tempfile.TemporaryDirectory() as tmp:
-        for rate in args.pacing:
+        for rate in args.pacing if "broadcast" in only else ():
             async with bench_database(args.database_url, Path(tmp) / f"b{rate}") as url:
                 (Path(tmp) / f"b{rate}").mkdir(exist_ok=True)
-                r = await broadcast(url, args.recipients, rate, args.latency_ms / 1000)
+                r = await broadcast(url, args.recipients, rate, (args.latency_ms or 0) / 1000)
             out["broadcast"].append(r)
             target = 0.95 if rate >= LIMIT else 0.8
             print(
@@ -230,7 +432,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"duplicates {r['duplicates']}, lost {r['lost']}, 429s {r['http_429']} — "
                 f"{verdict(r['ratio'] >= target and not r['duplicates'] and not r['lost'])}"
             )
-        if not args.skip_planner:
+        if "dues" in only:
+            (Path(tmp) / "dues").mkdir()
+            async with bench_database(args.database_url, Path(tmp) / "dues") as url:
+                d = await dues_during_broadcast(url, Path(tmp) / "dues", args)
+            out["dues"] = d
+            for phase, figures in d["phases"].items():
+                lat = figures["latency"]
+                passed = lat["p95"] < DUES_P95_TARGET_MS and not figures["unanswered"]
+                print(
+                    f"/dues {phase} (load {figures['load']}): {figures['asks']} asks, "
+                    f"p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms, p99 {lat['p99']:.0f} ms, "
+                    f"max {lat['max']:.0f} ms; unanswered {figures['unanswered']}, "
+                    f"replies refused with 429 {figures['replies_429']}; broadcast "
+                    f"{figures['broadcast_per_s']}/s to {d['recipients']} in {d['region']} "
+                    f"(target p95 < {DUES_P95_TARGET_MS:.0f} ms) — {verdict(passed)}"
+                )
+        if "planner" in only:
             async with bench_database(args.database_url, Path(tmp)) as url:
                 p = await planner(url, Path(tmp))
             out["planner"] = p
@@ -248,11 +466,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--pacing", type=float, nargs="*", default=[25.0, 30.0])
-    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=None,
+        help="Bot API latency (0 for broadcast, 20 for dues)",
+    )
     parser.add_argument("--database-url", default=None)
-    parser.add_argument("--skip-planner", action="store_true")
+    parser.add_argument("--only", nargs="*", choices=("broadcast", "dues", "planner"))
+    parser.add_argument("--askers", type=int, default=200, help="people who type /dues")
+    parser.add_argument("--asks-per-s", type=float, default=2.0)
+    parser.add_argument("--alone-seconds", type=float, default=30.0)
+    parser.add_argument("--dues-seconds", type=float, default=120.0)
+    parser.add_argument("--dues-pacing", type=float, default=25.0)
     parser.add_argument("--json", type=Path, default=None)
-    run_and_save(run, parser.parse_args())
+    args = parser.parse_args()
+    run_and_save(run, args)
 
 
 if __name__ == "__main__":

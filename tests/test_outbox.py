@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -464,3 +465,71 @@ async def test_delivery_report_counts_by_status(db: Database) -> None:
         2,
     )
     assert report.total == len(statuses)
+
+
+async def test_a_stopping_dispatcher_puts_unsent_rows_back(db: Database) -> None:
+    await people(db, 1, 2, 3, 4, 5)
+    for tg in (1, 2, 3, 4, 5):
+        await put(db, tg, f"m{tg}")
+    sender = FakeSender()
+    d = dispatcher(db, sender, clock_at(), batch=5)
+    # Asked once before the batch and once before each send: the bot starts stopping
+    # once two sends have been started.
+    asked = itertools.count()
+    assert await d.drain(keep_going=lambda: next(asked) < 3) == 5
+    assert sender.chats() == [1, 2]
+    rows = {r.dedupe_key: r for r in await outbox_rows(db)}
+    back = [rows[f"m{tg}"] for tg in (3, 4, 5)]
+    assert {(r.status, r.attempts, r.claimed_by) for r in back} == {
+        (OutboxStatus.PENDING, 0, None)
+    }
+    assert await d.drain() == 3  # the next start sends them, once each
+    assert sender.chats() == [1, 2, 3, 4, 5]
+
+
+async def test_stopping_the_bot_mid_broadcast_is_clean(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The dispatcher job ends with the bot: nothing logged as a crash, no row left claimed."""
+    from bot.app import build_application
+    from bot.clock import FixedClock
+    from bot.config import Settings
+    from bot.context import Runtime
+    from bot.i18n import Translator
+    from tests.recording import RecordingRequest
+
+    await people(db, *range(1, 41))
+    for tg in range(1, 41):
+        await put(db, tg, f"m{tg}")
+    settings = Settings(
+        bot_token=f"{RecordingRequest.BOT_ID}:TEST-token-never-sent",  # type: ignore[arg-type]
+        admin_ids=frozenset(),
+        quiet_hours="off",
+        send_rate=20.0,
+    )
+    runtime = Runtime(
+        settings=settings,
+        db=db,
+        translator=Translator(settings.tz),
+        clock=FixedClock(settings.tz, at=START),
+    )
+    request = RecordingRequest()
+    app = build_application(
+        runtime, request=request, updates_request=request, publish_commands=False
+    )
+    await app.initialize()
+    await app.start()
+    for _ in range(200):  # the first run starts a second after the start
+        if len(request.of("sendMessage")) >= 5:
+            break
+        await asyncio.sleep(0.05)
+    await app.stop()
+    if app.post_stop is not None:
+        await app.post_stop(app)
+    await app.shutdown()
+    sent = len(request.of("sendMessage"))
+    assert 5 <= sent < 40
+    rows = await outbox_rows(db)
+    assert not [r for r in rows if r.status == OutboxStatus.SENDING]
+    assert len([r for r in rows if r.status == OutboxStatus.SENT]) == sent
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

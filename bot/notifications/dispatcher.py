@@ -209,8 +209,11 @@ class Dispatcher:
             await self._finish(await self._start(rows))
         return len(rows)
 
-    async def drain(self, budget: float = 10.0) -> int:
-        """Send batches until nothing is due or `budget` seconds have passed.
+    async def drain(
+        self, budget: float = 10.0, *, keep_going: Callable[[], bool] = lambda: True
+    ) -> int:
+        """Send batches until nothing is due, `budget` seconds have passed or `keep_going()`
+        turns false (the bot is stopping; claimed rows are still sent and recorded).
 
         Pipelined: the next batch is claimed and paced while the last one's answers come in
         and are recorded, so the pacing never stalls on the database.
@@ -219,11 +222,11 @@ class Dispatcher:
         deadline = time.monotonic() + budget
         finishing: asyncio.Task[None] | None = None
         try:
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and keep_going():
                 rows = await self._claim()
                 if not rows:
                     break
-                started = await self._start(rows)
+                started = await self._start(rows, keep_going)
                 if finishing is not None:
                     await finishing
                 finishing = asyncio.create_task(self._finish(started))
@@ -241,11 +244,19 @@ class Dispatcher:
                 log.warning("malformed quiet hours %r of %s", row.quiet_hours, row.recipient)
         return self.quiet
 
-    async def _start(self, rows: list[Claimed]) -> list[Settlement | asyncio.Task[Settlement]]:
-        """Pace and start the sends; outcomes known without sending are settled at once."""
+    async def _start(
+        self, rows: list[Claimed], keep_going: Callable[[], bool] = lambda: True
+    ) -> list[Settlement | asyncio.Task[Settlement]]:
+        """Pace and start the sends; outcomes known without sending are settled at once.
+
+        Once `keep_going()` turns false, the rows not yet started go back unsent.
+        """
         now = self.clock.now()
         results: list[Settlement | asyncio.Task[Settlement]] = []
         for row in rows:
+            if not keep_going():
+                results.append(Settlement(row.id, OutboxStatus.PENDING, attempted=False))
+                continue
             if row.blocked:
                 results.append(Settlement(row.id, OutboxStatus.BLOCKED, "blocked the bot"))
                 continue

@@ -60,11 +60,13 @@ def schedule(app: AnyApp, runtime: Runtime) -> Dispatcher:
             if not started:
                 await dispatcher.start()
                 started = True
-            handled = await dispatcher.drain(DRAIN_BUDGET)
+            handled = await dispatcher.drain(DRAIN_BUDGET, keep_going=lambda: app.running)
         except Exception:
             log.exception("dispatcher run failed")
         finally:
-            if jobs.scheduler.running:
+            # Not once the Application is stopping: the JobQueue waits for this run, then
+            # cancels whatever is scheduled, and a run cancelled mid-send is logged as a crash.
+            if app.running and jobs.scheduler.running:
                 jobs.run_once(dispatcher_job, 0.0 if handled else POLL_EVERY, name="dispatcher")
 
     previous_init, previous_stop = app.post_init, app.post_stop

@@ -412,6 +412,7 @@ class Settlement:
     not_before: datetime | None = None  # for rows put back (deferred, retried)
     sent_at: datetime | None = None
     blocked_recipient: int | None = None
+    attempted: bool = True  # False: put back unsent (the dispatcher is stopping)
 
 
 async def settle(*, session: AsyncSession, results: Sequence[Settlement], now: datetime) -> None:
@@ -432,8 +433,8 @@ async def settle(*, session: AsyncSession, results: Sequence[Settlement], now: d
             values["sent_at"] = r.sent_at
         if r.not_before is not None:
             values["not_before"] = r.not_before
-        if r.status == OutboxStatus.DEFERRED:
-            # Waiting for the morning is not an attempt.
+        if r.status == OutboxStatus.DEFERRED or not r.attempted:
+            # Waiting for the morning, or for the next start, is not an attempt.
             values["attempts"] = col(Outbox.attempts) - 1
         await session.execute(
             update(Outbox)

@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +83,16 @@ FIRST_USER_ID = 20_000_001
 SECTIONS = ("education", "finance", "housing", "energy", "digital", "land", "culture", "")
 
 
-def _programme(directory: Path, rng: random.Random, count: int) -> tuple[Path, Path]:
-    """Events (70 %) and trainings (30 %) from half a year ago to half a year ahead."""
+def _programme(
+    directory: Path,
+    rng: random.Random,
+    count: int,
+    *,
+    around: datetime = NOW,
+    soon: int = 0,
+) -> tuple[Path, Path]:
+    """Events (70 %) and trainings (30 %) from half a year before `around` to half a year
+    after; the first `soon` of them start between 2 and 23 hours after `around`."""
     directory.mkdir(parents=True, exist_ok=True)
     events_path, trainings_path = directory / "events.csv", directory / "trainings.csv"
     with (
@@ -96,7 +104,10 @@ def _programme(directory: Path, rng: random.Random, count: int) -> tuple[Path, P
         ew.writerow([*REQUIRED[ImportKind.EVENTS], "per_council_limit"])
         tw.writerow(REQUIRED[ImportKind.TRAININGS])
         for n in range(count):
-            start = NOW + timedelta(days=rng.randint(-180, 180), hours=rng.randint(0, 8))
+            if n < soon:
+                start = around + timedelta(hours=rng.randint(2, 23))
+            else:
+                start = around + timedelta(days=rng.randint(-180, 180), hours=rng.randint(0, 8))
             start = start.replace(minute=0, second=0, microsecond=0)
             end = start + timedelta(hours=rng.choice((2, 3, 6, 30)))
             deadline = start - timedelta(days=rng.choice((1, 3, 7)))
@@ -143,6 +154,12 @@ async def _seed_people_and_registrations(
     db: Database, rng: random.Random, registrations: int
 ) -> tuple[list[tuple[int, int, int]], list[int]]:
     """Officials (linked to Telegram users) and registrations; returns people and event ids."""
+    await _seed_people(db)
+    return await seed_registrations(db, rng, registrations)
+
+
+async def _seed_people(db: Database) -> None:
+    """OFFICIALS_PER_COUNCIL officials of every council, each linked to a Telegram user."""
     async with db.session() as session:
         members = list((await session.execute(select(col(Member.id)))).scalars())
         users, officials = [], []
@@ -176,6 +193,16 @@ async def _seed_people_and_registrations(
         for start in range(0, len(users), 5_000):
             await session.execute(insert(TelegramUser), users[start : start + 5_000])
             await session.execute(insert(Official), officials[start : start + 5_000])
+        await session.commit()
+
+
+async def seed_registrations(
+    db: Database, rng: random.Random, registrations: int, *, now: datetime = NOW
+) -> tuple[list[tuple[int, int, int]], list[int]]:
+    """`registrations` of random linked officials for random events, made before `now`, as
+    the bot would have left them; returns the people (official, council, Telegram id) and
+    the event ids."""
+    async with db.session() as session:
         people = [
             (int(oid or 0), int(mid), int(tid or 0))
             for oid, mid, tid in await session.execute(
@@ -195,7 +222,7 @@ async def _seed_people_and_registrations(
             if (eid, oid) in pairs:
                 continue
             pairs.add((eid, oid))
-            at = NOW - timedelta(days=rng.randint(1, 200), seconds=rng.randint(0, 86_399))
+            at = now - timedelta(days=rng.randint(1, 200), seconds=rng.randint(0, 86_399))
             cancelled = rng.random() < 0.1
             rows.append(
                 {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -13,6 +15,12 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot.db import release_update_connection
+from bot.notifications.sender import PROACTIVE, SendWatcher
+
+log = logging.getLogger(__name__)
+# A reply Telegram holds back longer than this fails as it would have: the person is told
+# something went wrong by the error handler, which tries once itself.
+MAX_REPLY_WAIT = 5.0
 
 # What python-telegram-bot's ApplicationBuilder gives the bot's two requests by default.
 POOL_SIZE = 256
@@ -29,7 +37,21 @@ class JsonRequest(HTTPXRequest):
     where UTF-8 needs 2, and httpx encodes the whole form in Python. The Bot API takes JSON
     bodies as well; encoding one is a single `json.dumps`. Calls that upload files keep the
     multipart form.
+
+    Replies share Telegram's ~30 messages a second with the outbox dispatcher: each one is
+    reported to the watchers (the dispatcher's pacer), which leave it a slot. A reply that
+    still meets flood control waits the `retry_after` Telegram asks for, up to
+    MAX_REPLY_WAIT, and goes once more, so the person gets their answer a second late
+    rather than never; the dispatcher pauses for the same time.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._watchers: list[SendWatcher] = []
+
+    def watch(self, watcher: SendWatcher) -> None:
+        """Tell `watcher` about every reply and every 429 a reply meets."""
+        self._watchers.append(watcher)
 
     async def do_request(
         self,
@@ -43,6 +65,40 @@ class JsonRequest(HTTPXRequest):
     ) -> tuple[int, bytes]:
         """Send the call; a JSON body unless it uploads files."""
         await release_update_connection()  # no database connection is held while we wait
+        timeouts = {
+            "read_timeout": read_timeout,
+            "write_timeout": write_timeout,
+            "connect_timeout": connect_timeout,
+            "pool_timeout": pool_timeout,
+        }
+        if PROACTIVE.get() or not self._watchers or not _is_message(url):
+            return await self._send(url, method, request_data, **timeouts)
+        chat_id = request_data.parameters.get("chat_id") if request_data else None
+        for watcher in self._watchers:
+            watcher.direct_send(chat_id if isinstance(chat_id, int) else None)
+        status, body = await self._send(url, method, request_data, **timeouts)
+        seconds = _retry_after(body) if status == 429 else None
+        if seconds is None:
+            return status, body
+        for watcher in self._watchers:
+            watcher.flood_wait(seconds)
+        if seconds > MAX_REPLY_WAIT:
+            return status, body
+        log.warning("a reply waits %g s for Telegram's flood control", seconds)
+        await asyncio.sleep(seconds)
+        return await self._send(url, method, request_data, **timeouts)
+
+    async def _send(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None,
+        *,
+        read_timeout: Any,
+        write_timeout: Any,
+        connect_timeout: Any,
+        pool_timeout: Any,
+    ) -> tuple[int, bytes]:
         if request_data is None or request_data.contains_files:
             return await super().do_request(
                 url,
@@ -77,6 +133,21 @@ class JsonRequest(HTTPXRequest):
         except httpx.HTTPError as err:
             raise NetworkError(f"httpx.{err.__class__.__name__}: {err}") from err
         return response.status_code, response.content
+
+
+def _retry_after(body: bytes) -> float | None:
+    """The seconds a 429 answer asks to wait, if it says."""
+    try:
+        value = json.loads(body).get("parameters", {}).get("retry_after")
+    except (ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _is_message(url: str) -> bool:
+    """Whether the call puts a message in a chat (what Telegram's flood control counts)."""
+    method = url.rsplit("/", 1)[-1].lower()
+    return method.startswith(("send", "edit", "copy", "forward")) and method != "sendchataction"
 
 
 def _unset(value: Any) -> bool:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.error import RetryAfter
 
 from bot.botapi import JsonRequest
 from bot.db import Database
+from bot.notifications.sender import PROACTIVE
 from tests.harness import Harness
 from tests.test_handlers import KREMENCHUK, OLENA, link
 
@@ -90,3 +93,90 @@ async def test_a_dues_reply_is_not_parsed_back_into_a_message(
     assert KREMENCHUK in harness.request.texts()[-1]
     # The incoming update's own message is parsed (by the test feeding it), nothing else.
     assert len(built) == 1
+
+
+class FloodedTelegram(Telegram):
+    """Answers the first `refusals` sendMessage calls with a 429 asking to wait `seconds`."""
+
+    def __init__(self, refusals: int, seconds: int) -> None:
+        super().__init__()
+        self.refusals = refusals
+        self.seconds = seconds
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/sendMessage") and self.refusals:
+            self.refusals -= 1
+            self.requests.append(request)
+            return httpx.Response(
+                429,
+                json={
+                    "ok": False,
+                    "error_code": 429,
+                    "description": f"Too Many Requests: retry after {self.seconds}",
+                    "parameters": {"retry_after": self.seconds},
+                },
+            )
+        return super().__call__(request)
+
+
+class Watcher:
+    """What the dispatcher's pacer is told."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, object]] = []
+
+    def direct_send(self, chat_id: int | None) -> None:
+        self.events.append(("reply", chat_id))
+
+    def flood_wait(self, seconds: float) -> None:
+        self.events.append(("flood", seconds))
+
+
+async def _watched_bot(telegram: Telegram) -> tuple[Bot, Watcher]:
+    bot = await _bot(telegram)
+    watcher = Watcher()
+    assert isinstance(bot.request, JsonRequest)
+    bot.request.watch(watcher)
+    return bot, watcher
+
+
+async def test_a_reply_held_back_by_flood_control_waits_and_goes_once_more() -> None:
+    telegram = FloodedTelegram(refusals=1, seconds=1)
+    bot, watcher = await _watched_bot(telegram)
+    sent = await bot.send_message(42, TEXT)  # a second late, but the person gets it
+    await bot.shutdown()
+    assert isinstance(sent, Message)
+    assert [r.url.path.rsplit("/", 1)[-1] for r in telegram.requests] == [
+        "getMe",
+        "sendMessage",
+        "sendMessage",
+    ]
+    assert watcher.events == [("reply", 42), ("flood", 1.0)]
+
+
+async def test_a_reply_told_to_wait_long_fails_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # PTB 22 warns about the int form otherwise
+    telegram = FloodedTelegram(refusals=1, seconds=30)
+    bot, watcher = await _watched_bot(telegram)
+    with pytest.raises(RetryAfter):
+        await bot.send_message(42, TEXT)
+    await bot.shutdown()
+    assert watcher.events == [("reply", 42), ("flood", 30.0)]  # the dispatcher still pauses
+
+
+async def test_the_dispatchers_own_sends_are_neither_reported_nor_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    telegram = FloodedTelegram(refusals=1, seconds=1)
+    bot, watcher = await _watched_bot(telegram)
+
+    async def proactive() -> None:
+        PROACTIVE.set(True)
+        await bot.send_message(42, TEXT)
+
+    with pytest.raises(RetryAfter):  # the dispatcher's pacer handles its own 429s
+        await asyncio.create_task(proactive())
+    await bot.get_me()  # not a message: nothing to report
+    await bot.shutdown()
+    assert watcher.events == []

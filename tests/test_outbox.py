@@ -533,3 +533,14 @@ async def test_stopping_the_bot_mid_broadcast_is_clean(
     assert not [r for r in rows if r.status == OutboxStatus.SENDING]
     assert len([r for r in rows if r.status == OutboxStatus.SENT]) == sent
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_reply_takes_the_next_slot_of_the_pace() -> None:
+    time = FakeTime()
+    pacer = Pacer(25, monotonic=time.monotonic, sleep=time.sleep)
+    await pacer.wait(1)
+    pacer.direct_send(7)  # someone asked for /dues meanwhile
+    await pacer.wait(2)
+    assert time.sleeps == [pytest.approx(0.08)]  # two slots of 40 ms: the reply's and ours
+    await pacer.wait(7)  # a message to the person just answered waits a second
+    assert time.now == pytest.approx(1001.0)

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.clock import Clock
 from bot.db import Database
 from bot.notifications.sender import (
+    PROACTIVE,
     Blocked,
     OutcomeUnknown,
     OutgoingMessage,
@@ -102,6 +103,17 @@ class Pacer:
         self._paused_until = max(self._paused_until, now + seconds)
         self._next = max(self._next, now + seconds)
         self._clean = 0
+
+    def direct_send(self, chat_id: int | None) -> None:
+        """A reply went out: it takes the next slot, so the total stays at the pace."""
+        now = self._monotonic()
+        self._next = max(self._next, now) + self.interval
+        if chat_id is not None:
+            self._chat_next[chat_id] = max(self._chat_next.get(chat_id, 0.0), now + self.per_chat)
+
+    def flood_wait(self, seconds: float) -> None:
+        """A reply met a 429: flood control is the whole bot's, so every send waits."""
+        self.pause(seconds)
 
     async def wait(self, chat_id: int) -> None:
         """Reserve the next slot for `chat_id` and sleep until it comes."""
@@ -273,6 +285,7 @@ class Dispatcher:
         return results
 
     async def _send_one(self, row: Claimed) -> Settlement:
+        PROACTIVE.set(True)  # this task's own context: paced here, its 429s handled here
         message = OutgoingMessage(
             chat_id=row.recipient,
             text=row.text,

@@ -11,6 +11,7 @@ from typing import Any
 
 from telegram.ext import Application, ContextTypes
 
+from bot.botapi import JsonRequest
 from bot.context import Runtime
 from bot.notifications.dispatcher import Dispatcher
 from bot.notifications.planner import plan
@@ -44,6 +45,9 @@ def schedule(app: AnyApp, runtime: Runtime) -> Dispatcher:
         quiet=settings.quiet,
         tz=settings.tz,
     )
+    request = app.bot.request
+    if isinstance(request, JsonRequest):  # replies leave the dispatcher's pace room for them
+        request.watch(dispatcher.pacer)
     jobs = app.job_queue
     if jobs is None:
         raise RuntimeError("python-telegram-bot was installed without its job-queue extra")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -52,3 +53,18 @@ class Sender(Protocol):
     async def send(self, message: OutgoingMessage) -> None:
         """Deliver `message` or raise."""
         ...
+
+
+# Set while the dispatcher sends: such a send is already paced, and its 429 is the
+# dispatcher's to handle. Every other send is a reply to someone talking to the bot.
+PROACTIVE: ContextVar[bool] = ContextVar("proactive_send", default=False)
+
+
+class SendWatcher(Protocol):
+    """Told about the bot's other sends, so proactive ones leave room for them."""
+
+    def direct_send(self, chat_id: int | None) -> None:
+        """A reply (or edit) to `chat_id` is going out now."""
+
+    def flood_wait(self, seconds: float) -> None:
+        """Telegram answered a reply with a 429: the whole bot waits `seconds`."""

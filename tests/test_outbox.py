@@ -20,6 +20,8 @@ from bot.notifications.dispatcher import (
     MAX_ATTEMPTS,
     RECOVER_AFTER,
     SLOW_DOWN,
+    TELEGRAM_PER_SECOND,
+    WINDOW_MARGIN,
     Pacer,
     backoff,
 )
@@ -544,3 +546,20 @@ async def test_a_reply_takes_the_next_slot_of_the_pace() -> None:
     assert time.sleeps == [pytest.approx(0.08)]  # two slots of 40 ms: the reply's and ours
     await pacer.wait(7)  # a message to the person just answered waits a second
     assert time.now == pytest.approx(1001.0)
+
+
+async def test_sends_that_left_late_do_not_make_31_in_a_second() -> None:
+    """The loop stalls between the first send's slot and its real start: the second goes
+    right after it, and the 31st must not land within a second of the first."""
+    time = FakeTime()
+    pacer = Pacer(CEILING, monotonic=time.monotonic, sleep=time.sleep)
+    await pacer.wait(0)
+    time.now += 0.3  # the loop was busy: the first send leaves 300 ms after its slot
+    pacer.started()
+    first = time.now
+    for n in range(1, TELEGRAM_PER_SECOND):
+        await pacer.wait(n)
+        pacer.started()
+    await pacer.wait(TELEGRAM_PER_SECOND)
+    # Spacing alone would start it 29 slots (0.986 s) after the first real start.
+    assert time.now - first >= 1.0 + WINDOW_MARGIN - 1e-9

@@ -24,6 +24,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -62,6 +63,12 @@ LATE_TOLERANCE = 0.004  # a wake-up later than this re-spaces the following send
 # the pace never plans more than this many a second even when SEND_RATE says 30.
 CEILING = 29.4
 MAX_SLOW_DOWN = 1.25  # never slower than 80 % of the configured rate
+# Telegram's count: at most this many messages in any second. The pacer also keeps the
+# real starts of the last ones (its own and the replies') this far apart, plus a margin
+# for the jitter between a start and its arrival: a send that left late must not bunch
+# with the one a second after it.
+TELEGRAM_PER_SECOND = 30
+WINDOW_MARGIN = 0.02
 RECOVER_AFTER = 1500  # sends without a 429 before the pace creeps back up
 
 
@@ -89,6 +96,17 @@ class Pacer:
         self._next = 0.0
         self._paused_until = 0.0
         self._chat_next: dict[int, float] = {}
+        self._starts: deque[float] = deque(maxlen=TELEGRAM_PER_SECOND)
+
+    def started(self) -> None:
+        """A send is leaving now (its real start, which may be later than planned)."""
+        self._starts.append(self._monotonic())
+
+    def _window_opens(self) -> float:
+        """When a send may start without making 31 in a second of real starts."""
+        if len(self._starts) < TELEGRAM_PER_SECOND:
+            return 0.0
+        return self._starts[0] + 1.0 + WINDOW_MARGIN
 
     def pause(self, seconds: float) -> None:
         """Start nothing for `seconds` (Telegram said so with a 429), then go a little slower.
@@ -107,6 +125,7 @@ class Pacer:
     def direct_send(self, chat_id: int | None) -> None:
         """A reply went out: it takes the next slot, so the total stays at the pace."""
         now = self._monotonic()
+        self._starts.append(now)
         self._next = max(self._next, now) + self.interval
         if chat_id is not None:
             self._chat_next[chat_id] = max(self._chat_next.get(chat_id, 0.0), now + self.per_chat)
@@ -118,7 +137,7 @@ class Pacer:
     async def wait(self, chat_id: int) -> None:
         """Reserve the next slot for `chat_id` and sleep until it comes."""
         now = self._monotonic()
-        start = max(now, self._next, self._chat_next.get(chat_id, 0.0))
+        start = max(now, self._next, self._chat_next.get(chat_id, 0.0), self._window_opens())
         self._next = start + self.interval
         self._chat_next[chat_id] = start + self.per_chat
         self._clean += 1
@@ -296,6 +315,7 @@ class Dispatcher:
         )
         while True:
             try:
+                self.pacer.started()
                 await self.sender.send(message)
             except RetryLater as exc:
                 self.pacer.pause(exc.seconds)

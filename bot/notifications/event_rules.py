@@ -19,16 +19,22 @@ from __future__ import annotations
 
 import html
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlmodel import col
 
 from bot.i18n import N_, Tr
 from bot.services import calendar
-from bot.services.audiences import Query, for_language, reachable_officials
+from bot.services.audiences import Query, for_language, language_expr, reachable_officials
 from bot.services.events import registrants
-from bot.services.outbox import Document, enqueue_select, mark_planned
+from bot.services.outbox import (
+    Document,
+    enqueue_select,
+    enqueue_staged,
+    mark_planned,
+    staged_groups,
+)
 from locales import LANGUAGES
 from models import (
     Event,
@@ -78,19 +84,6 @@ def _params(tr: Tr, event: Event) -> dict[str, str]:
     }
 
 
-def registered(event_id: int) -> Query:
-    """Telegram id and language of everyone with a seat (not the waitlist), reachable, once."""
-    return (
-        reachable_officials()
-        .join(Registration, col(Registration.official_id) == col(Official.id))
-        .where(
-            col(Registration.event_id) == event_id,
-            col(Registration.status) == RegistrationStatus.REGISTERED,
-        )
-        .distinct()
-    )
-
-
 async def _unplanned(ctx: PlanContext, marks: list[str]) -> set[str]:
     if not marks:
         return set()
@@ -126,7 +119,9 @@ async def plan_event_reminders(ctx: PlanContext) -> int:
             start = int(event.starts_at.timestamp())
             staged[f"event:{event.id}:{REMINDER_LEADS[stage][1]}:{start}"] = (event, stage)
     todo = await _unplanned(ctx, list(staged))
-    written = 0
+    # Rendered per event and language, then fanned out with one statement per stage (each
+    # stage has its own "I want this reminder" switch): 800 events cost two, not 1,600.
+    messages: list[list[dict[str, object]]] = [[] for _ in REMINDER_LEADS]
     for mark in sorted(todo):
         event, stage = staged[mark]
         _lead, _name, msgid, urgent = REMINDER_LEADS[stage]
@@ -135,20 +130,48 @@ async def plan_event_reminders(ctx: PlanContext) -> int:
         expires = event.starts_at - following if following is not None else event.starts_at
         for lang in LANGUAGES:
             tr = ctx.translator(lang)
-            written += await enqueue_select(
-                session=ctx.session,
-                recipients=for_language(
-                    registered(event.id or 0).where(col(REMINDER_WANTED[stage])), lang
-                ),
-                text=tr.t(msgid, **_params(tr, event)),
-                kind="event_reminder",
-                key_prefix=f"{mark}:to:",
-                not_before=ctx.now,
-                expires_at=expires,
-                urgent=urgent,
+            messages[stage].append(
+                {
+                    "group_id": event.id,
+                    "lang": lang,
+                    "text": tr.t(msgid, **_params(tr, event)),
+                    "key_prefix": f"{mark}:to:",
+                    "expires_at": expires,
+                    "urgent": urgent,
+                }
             )
+    written = 0
+    for stage, batch in enumerate(messages):
+        written += await enqueue_staged(
+            session=ctx.session,
+            messages=batch,
+            people=_registered_wanting(REMINDER_WANTED[stage]),
+            kind="event_reminder",
+            now=ctx.now,
+        )
     await mark_planned(session=ctx.session, keys=sorted(todo), now=ctx.now)
     return written
+
+
+def _registered_wanting(wanted: Any) -> Query:
+    """(event id, telegram id, language) of everyone with a seat at a staged event who wants
+    this reminder: the people of `enqueue_staged`."""
+    return (
+        reachable_officials()
+        .with_only_columns(
+            col(Registration.event_id).label("group_id"),
+            col(TelegramUser.id).label("telegram_id"),
+            language_expr().label("lang"),
+            maintain_column_froms=True,
+        )
+        .join(Registration, col(Registration.official_id) == col(Official.id))
+        .where(
+            col(Registration.event_id).in_(staged_groups()),
+            col(Registration.status) == RegistrationStatus.REGISTERED,
+            col(wanted),
+        )
+        .distinct()
+    )
 
 
 async def plan_event_changes(ctx: PlanContext) -> int:

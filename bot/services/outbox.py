@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Integer,
     MetaData,
@@ -206,61 +207,52 @@ async def enqueue_select(
     return int(result.rowcount or 0)
 
 
-# Messages rendered per council and language, staged for one INSERT ... SELECT fan-out.
+# Messages rendered per group (a council, an event) and language, staged for one
+# INSERT ... SELECT fan-out to the people of each group.
 _staged = Table(
     "outbox_staged",
     MetaData(),
-    Column("member_id", Integer, nullable=False),
+    Column("group_id", Integer, nullable=False),
     Column("lang", String(5), nullable=False),
     Column("text", Text, nullable=False),
     Column("key_prefix", String(200), nullable=False),
     Column("expires_at", UTCDateTime, nullable=True),
+    Column("urgent", Boolean, nullable=False),
     prefixes=["TEMPORARY"],
 )
 
 
-async def enqueue_per_council(
+async def enqueue_staged(
     *,
     session: AsyncSession,
     messages: Sequence[dict[str, Any]],
+    people: Query,
     kind: str,
     now: datetime,
-    news: str | None = None,
 ) -> int:
-    """One message per council and language to each reachable official of that council.
+    """One message per group and language to each of that group's people who read it.
 
-    `messages` hold member_id, lang, text, key_prefix (the recipient's id completes the
-    dedupe key) and expires_at; `news`, a kind of news (audiences.NEWS_FLAGS), leaves out
-    the officials who turned it off. They are staged in a temporary table, then fanned out to the
-    officials with a single INSERT ... SELECT: thousands of councils cost two statements, not
-    one per council. No commit here.
+    `messages` hold group_id, lang, text, key_prefix (the recipient's id completes the dedupe
+    key), expires_at and optionally urgent; `people` selects (group_id, telegram_id, lang)
+    of everyone each group reaches. The messages are staged in a temporary table, then fanned
+    out with a single INSERT ... SELECT: a thousand councils or events cost two statements,
+    not one per group and language. No commit here.
     """
     if not messages:
         return 0
+    staged = [{"urgent": False, **m} for m in messages]
     await session.run_sync(lambda s: _staged.create(s.connection()))
     try:
-        await session.execute(insert(_staged), list(messages))
+        await session.execute(insert(_staged), staged)
         if _dialect(session) == "postgresql":
             # Temporary tables get no statistics by themselves (autovacuum never sees them).
             await session.execute(text("ANALYZE outbox_staged"))
         columns = Outbox.__table__.c  # type: ignore[attr-defined]
-        # The people first, materialised, then joined on council AND language: a hash join
+        # The people first, materialised, then joined on group AND language: a hash join
         # on both keys stays linear whatever the planner's statistics say (joining on the
         # language expression alone nested ~10^8 rows on a freshly loaded PostgreSQL).
-        people = (
-            reachable_officials()
-            .with_only_columns(
-                col(Official.member_id).label("member_id"),
-                col(TelegramUser.id).label("telegram_id"),
-                language_expr().label("lang"),
-                maintain_column_froms=True,
-            )
-            .where(col(Official.member_id).in_(select(_staged.c.member_id)))
-            .where(wants(news) if news is not None else true())
-            .cte("people")
-            .prefix_with("MATERIALIZED")
-        )
-        tg = people.c.telegram_id
+        crowd = people.cte("people").prefix_with("MATERIALIZED")
+        group_id, tg, lang = crowd.c[0], crowd.c[1], crowd.c[2]
         rows = (
             select(
                 tg,
@@ -269,18 +261,13 @@ async def enqueue_per_council(
                 _staged.c.key_prefix + cast(tg, String),
                 literal(now, columns.not_before.type),
                 _staged.c.expires_at,
-                literal(False, columns.urgent.type),
+                _staged.c.urgent,
                 literal(OutboxStatus.PENDING.value, columns.status.type),
                 literal(0, columns.attempts.type),
                 literal(now, columns.created_at.type),
             )
             .select_from(
-                _staged.join(
-                    people,
-                    and_(
-                        people.c.member_id == _staged.c.member_id, people.c.lang == _staged.c.lang
-                    ),
-                )
+                _staged.join(crowd, and_(group_id == _staged.c.group_id, lang == _staged.c.lang))
             )
             .where(tg.is_not(None))  # SQLite needs a WHERE before ON CONFLICT
         )
@@ -310,6 +297,45 @@ async def enqueue_per_council(
         return int(result.rowcount)
     finally:
         await session.run_sync(lambda s: _staged.drop(s.connection()))
+
+
+def staged_groups() -> Any:
+    """The group ids staged by `enqueue_staged`, for narrowing its `people` query."""
+    return select(_staged.c.group_id)
+
+
+async def enqueue_per_council(
+    *,
+    session: AsyncSession,
+    messages: Sequence[dict[str, Any]],
+    kind: str,
+    now: datetime,
+    news: str | None = None,
+) -> int:
+    """One message per council and language to each reachable official of that council.
+
+    `messages` hold member_id, lang, text, key_prefix (the recipient's id completes the
+    dedupe key) and expires_at; `news`, a kind of news (audiences.NEWS_FLAGS), leaves out
+    the officials who turned it off. No commit here.
+    """
+    people: Query = (
+        reachable_officials()
+        .with_only_columns(
+            col(Official.member_id).label("group_id"),
+            col(TelegramUser.id).label("telegram_id"),
+            language_expr().label("lang"),
+            maintain_column_froms=True,
+        )
+        .where(col(Official.member_id).in_(staged_groups()))
+        .where(wants(news) if news is not None else true())
+    )
+    staged = [
+        {"group_id": m["member_id"], **{k: v for k, v in m.items() if k != "member_id"}}
+        for m in messages
+    ]
+    return await enqueue_staged(
+        session=session, messages=staged, people=people, kind=kind, now=now
+    )
 
 
 async def mark_planned(*, session: AsyncSession, keys: Sequence[str], now: datetime) -> None:

@@ -78,14 +78,13 @@ async def _list(update: Update, context: AppContext, page: int) -> None:
         out.append(tr.t("admin.empty"))
     rows: list[list[tuple[str, str]]] = []
     for item in result.items:
-        capacity = tr.number(item.capacity) if item.capacity is not None else "∞"
         line = tr.t(
-            "admin.item",
+            N_("admin.item") if item.capacity is not None else N_("admin.item_open"),
             date=tr.datetime(item.starts_at, "d MMM y, HH:mm"),
             title=esc(item.title(tr.lang)),
-            seated=item.seated,
-            capacity=capacity,
-            waitlisted=item.waitlisted,
+            seated=tr.number(item.seated),
+            capacity=tr.number(item.capacity or 0),
+            waitlisted=tr.number(item.waitlisted),
         )
         if item.status == EventStatus.CANCELLED:
             line += " " + tr.t("admin.cancelled_mark")
@@ -135,8 +134,14 @@ def _roster_text(tr: Tr, roster: Roster, region: str | None) -> str:
         out.append(tr.t("card.cancelled"))
     if region is not None:
         out.append(tr.t("admin.region_only", region=esc(region)))
-    capacity = tr.number(e.capacity) if e.capacity is not None else "∞"
-    out.append(tr.t("admin.totals", seated=seated, capacity=capacity, waitlisted=waiting))
+    out.append(
+        tr.t(
+            N_("admin.totals") if e.capacity is not None else N_("admin.totals_open"),
+            seated=tr.number(seated),
+            capacity=tr.number(e.capacity or 0),
+            waitlisted=tr.number(waiting),
+        )
+    )
     council = None
     for line in roster.lines:
         if line.member_code != council:

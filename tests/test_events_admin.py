@@ -285,3 +285,23 @@ async def test_a_cancelled_training_issues_no_certificates(
             await session.execute(select(Certificate).where(col(Certificate.event_id) == eid))
         ).all()
     assert issued == []
+
+
+async def test_the_admin_list_and_roster_say_when_seats_are_unlimited(
+    examples: Database, harness: Harness
+) -> None:
+    await link(harness, examples, OLENA, KREMENCHUK)
+    open_seats = await training(examples, started=False)
+    limited = await training(examples, capacity=30)
+    await register(examples, open_seats, OLENA)
+    harness.request.reset()
+
+    await harness.send(ADMIN_ID, "/admin")
+    listing = harness.request.texts()[-1]
+    assert "👥 1, кількість місць не обмежена" in listing
+    assert "👥 0 з 30, у черзі: 0" in listing
+    assert "∞" not in listing
+    await harness.press(ADMIN_ID, f"adm:o:{open_seats}")
+    assert "👥 Зареєстровано: 1; кількість місць не обмежена" in harness.request.texts()[-1]
+    await harness.press(ADMIN_ID, f"adm:o:{limited}")
+    assert "👥 Зареєстровано: 0 з 30; у черзі: 0" in harness.request.texts()[-1]

@@ -1,9 +1,9 @@
 """The user side of the local Bot API: what a person does in a chat with the bot.
 
 Send a message (or edit one), a file or a photo, press an inline button, block the bot, and
-read what the bot shows: its current messages (edits applied), the reply keyboard, the files it sent, the
-answers to button presses.  ``add_listener`` tells a client (the demo's terminal chat) about
-each change as it happens, so it never has to poll.
+read what the bot shows: its current messages (edits applied), the reply keyboard, the files
+it sent, the answers to button presses.  ``add_listener`` tells a client (the demo's terminal
+chat) about each change as it happens, so it never has to poll.
 """
 
 from __future__ import annotations

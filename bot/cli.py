@@ -1043,6 +1043,11 @@ def announce_status(
         item, report = _with_db(settings, work)
     except announcements.AnnouncementNotFound:
         raise _fail(tr.t("cli.announce_unknown", id=announcement_id)) from None
+    document = (
+        ""
+        if item.document_name is None
+        else "\n" + tr.t("cli.announce_status_document", name=item.document_name)
+    )
     if item.expanded_at is None:
         out().print(
             tr.t(
@@ -1050,8 +1055,10 @@ def announce_status(
                 id=item.id,
                 audience=item.audience,
                 at=tr.datetime(item.send_at),
-            ),
+            )
+            + document,
             highlight=False,
+            markup=False,
         )
         return
     out().print(
@@ -1066,7 +1073,8 @@ def announce_status(
             waiting=report.waiting,
             pending=report.pending,
             dropped=report.dropped,
-        ),
+        )
+        + document,
         highlight=False,
         markup=False,
     )

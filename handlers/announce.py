@@ -1,4 +1,5 @@
-"""/admin → 📣 Announce: text, optional link, audience, now or later, preview, confirm, report.
+"""/admin → 📣 Announce: text, optional link button and/or document, audience, now or later,
+preview, confirm, report.
 
 The draft lives in the database (`announce_drafts`), so any worker can take the next step.
 Staff address anyone; a coordinator only their own region.
@@ -8,21 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
 
 from bot.clock import parse_moment
 from bot.context import AppContext
 from bot.i18n import N_, Tr
+from bot.notifications.sender import OutgoingMessage
+from bot.notifications.telegram_sender import TelegramSender
 from bot.services import announce_drafts as drafts
 from bot.services import announcements, audiences, callers
-from bot.services.announce_drafts import Author, DraftError, Step
+from bot.services.announce_drafts import MAX_DOCUMENT_BYTES, Author, DraftError, Step
 from handlers import fallback
 from handlers.callback_data import CHOICE, ID, Callback
 from handlers.common import answer, caller_of, esc, inline, reply, show
 
 START = Callback("ann:go")
-SKIP_LINK = Callback("ann:nolink")
+SKIP_LINK = Callback("ann:nolink")  # no (more) link or document: on to the audience
 AUDIENCE = Callback("ann:a", (CHOICE,))  # AUDIENCES[n]
 REGION = Callback("ann:r", (CHOICE,))  # the n-th region, in order
 SECTION = Callback("ann:s", (ID,))
@@ -47,6 +50,8 @@ ERRORS = {
     "empty": N_("announce.empty"),
     "too_long": N_("announce.too_long"),
     "bad_link": N_("announce.bad_link"),
+    "bad_document": N_("announce.bad_document"),
+    "too_big": N_("announce.too_big"),
     "bad_audience": N_("announce.bad_audience"),
     "forbidden_audience": N_("announce.forbidden"),
     "past": N_("announce.past"),
@@ -65,6 +70,17 @@ def _author(context: AppContext) -> Author | None:
 
 def _cancel_row(tr: Tr) -> list[tuple[str, str]]:
     return [(tr.t("announce.btn.cancel"), CANCEL.build())]
+
+
+def _attach_markup(tr: Tr, draft: Any) -> InlineKeyboardMarkup:
+    """«Without attachments», or «Next» once something is attached; and cancel."""
+    attached = draft.link_url is not None or draft.document_file_id is not None
+    label = N_("announce.btn.next") if attached else N_("announce.btn.no_link")
+    return inline([[(tr.t(label), SKIP_LINK.build())], _cancel_row(tr)])
+
+
+def _ask_attachments(tr: Tr) -> str:
+    return tr.t("announce.ask_link", mb=MAX_DOCUMENT_BYTES // (1024 * 1024))
 
 
 async def _fail(update: Update, context: AppContext, exc: DraftError) -> None:
@@ -131,24 +147,29 @@ def _describe(tr: Tr, audience: str) -> str:
     return tr.t(msgid, name=esc(parsed.argument))
 
 
-def _link_markup(url: str | None) -> InlineKeyboardMarkup | None:
-    buttons = announcements.link_buttons(url)
-    if buttons is None:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b["text"], url=b["url"]) for b in row] for row in buttons]
-    )
-
-
 async def _preview(update: Update, context: AppContext, author: Author) -> None:
-    """The announcement exactly as recipients will see it, then who and when, and confirm."""
+    """The announcement exactly as recipients will see it, then who and when, and confirm.
+
+    It goes out through the dispatcher's own sender, split the way the dispatcher splits it
+    (a text too long for a caption, then the document), so what staff see is what is sent.
+    """
     tr = context.tr
+    chat = update.effective_chat
     async with context.db.session() as session:
         draft = await drafts.current(session=session, author=author)
-        if draft is None or draft.audience is None:
+        if draft is None or draft.audience is None or chat is None:
             raise DraftError("no_draft")
         count = await drafts.reach(session=session, draft=draft, today=context.clock.today())
-    await reply(update, announcements.as_html(draft.text), _link_markup(draft.link_url))
+    message = OutgoingMessage(
+        chat_id=chat.id,
+        text=announcements.as_html(draft.text),
+        buttons=announcements.link_buttons(draft.link_url),
+        document_file_id=draft.document_file_id,
+        document_name=draft.document_name,
+    )
+    sender = TelegramSender(update.get_bot())
+    for part in message.parts():
+        await sender.send(part)
     when = (
         tr.t("announce.when_now")
         if draft.send_at is None
@@ -165,6 +186,25 @@ async def _preview(update: Update, context: AppContext, author: Author) -> None:
         ),
         inline(rows),
     )
+
+
+async def _after_attachment(
+    update: Update, context: AppContext, author: Author, draft: Any, added: str
+) -> None:
+    """Say what was attached; ask for the other kind, or, with both, for the audience."""
+    tr = context.tr
+    lines = [added]
+    if draft.document_file_id is not None and not drafts.caption_fits(draft):
+        lines.append(tr.t("announce.document_separate"))
+    if draft.step == Step.AUDIENCE:
+        await reply(update, "\n\n".join(lines))
+        await _ask_audience(update, context, author)
+        return
+    ask = (
+        N_("announce.add_document") if draft.document_file_id is None else N_("announce.add_link")
+    )
+    lines.append(tr.t(ask))
+    await reply(update, "\n\n".join(lines), _attach_markup(tr, draft))
 
 
 async def on_text(update: Update, context: AppContext) -> None:
@@ -185,12 +225,17 @@ async def on_text(update: Update, context: AppContext) -> None:
             if draft.step == Step.TEXT:
                 # What Telegram shows as bold or links is sent as the author typed it.
                 await drafts.set_text(session=session, author=author, text=message.text, now=now)
-                rows = [[(tr.t("announce.btn.no_link"), SKIP_LINK.build())], _cancel_row(tr)]
-                await reply(update, tr.t("announce.ask_link"), inline(rows))
+                await reply(update, _ask_attachments(tr), _attach_markup(tr, draft))
                 return
             if draft.step == Step.LINK:
-                await drafts.set_link(session=session, author=author, url=message.text, now=now)
-                await _ask_audience(update, context, author)
+                had_link = draft.link_url is not None
+                draft = await drafts.set_link(
+                    session=session, author=author, url=message.text, now=now
+                )
+                added = tr.t(
+                    N_("announce.link_replaced") if had_link else N_("announce.link_added")
+                )
+                await _after_attachment(update, context, author, draft, added)
                 return
             try:
                 at = parse_moment(message.text, context.runtime.settings.tz)
@@ -211,15 +256,57 @@ async def _step(update: Update, context: AppContext) -> Author | None:
     return author
 
 
+async def on_attachment(update: Update, context: AppContext) -> None:
+    """A file sent while a draft waits for its attachments: the document recipients get.
+
+    Only documents: a photo or anything else gets an answer saying so and changes nothing.
+    Any other time (no draft, another step, not staff) it is the fallback's.
+    """
+    author = _author(context)
+    message = update.effective_message
+    if author is None or message is None:
+        await fallback.unknown_message(update, context)
+        return
+    async with context.db.session() as session:
+        draft = await drafts.current(session=session, author=author)
+    if draft is None or draft.step != Step.LINK:
+        await fallback.unknown_message(update, context)
+        return
+    tr, document = context.tr, message.document
+    if document is None:
+        refusal = N_("announce.photo") if message.photo else N_("announce.not_a_document")
+        await reply(update, tr.t(refusal), _attach_markup(tr, draft))
+        return
+    had_document = draft.document_file_id is not None
+    try:
+        async with context.db.session() as session:
+            draft = await drafts.set_document(
+                session=session,
+                author=author,
+                file_id=document.file_id,
+                name=document.file_name,
+                size=document.file_size,
+                now=context.clock.now(),
+            )
+    except DraftError as exc:
+        if exc.reason in ("no_draft", "wrong_step"):
+            await _fail(update, context, exc)
+            return
+        text = tr.t(ERRORS[exc.reason], mb=MAX_DOCUMENT_BYTES // (1024 * 1024))
+        await reply(update, text, _attach_markup(tr, draft))
+        return
+    msgid = N_("announce.document_replaced") if had_document else N_("announce.document_added")
+    name = esc(draft.document_name or "")
+    await _after_attachment(update, context, author, draft, tr.t(msgid, name=name))
+
+
 async def on_skip_link(update: Update, context: AppContext) -> None:
-    """No link button."""
+    """No (more) link or document."""
     if (author := await _step(update, context)) is None:
         return
     try:
         async with context.db.session() as session:
-            await drafts.set_link(
-                session=session, author=author, url=None, now=context.clock.now()
-            )
+            await drafts.attachments_done(session=session, author=author, now=context.clock.now())
     except DraftError as exc:
         await _fail(update, context, exc)
         return
@@ -373,6 +460,8 @@ async def _report(update: Update, context: AppContext, announcement_id: int) -> 
             pending=tr.number(report.pending),
             total=tr.number(report.total),
         )
+    if item.document_name is not None:
+        text += "\n" + tr.t("announce.report_document", name=esc(item.document_name))
     rows = [[(tr.t("announce.btn.refresh"), STATUS.build(announcement_id))]]
     await show(update, text, inline(rows))
 
@@ -424,8 +513,9 @@ async def on_cancel(update: Update, context: AppContext) -> None:
 
 
 def handlers() -> list[BaseHandler[Update, AppContext, Any]]:
-    """The handlers of this feature; `on_text` takes free text, so register it just before
-    the catch-alls (it hands over to them when there is no draft)."""
+    """The handlers of this feature; `on_text` takes free text and `on_attachment` files and
+    photos, so register them just before the catch-alls (they hand over to them when there
+    is no draft at that step)."""
     message = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
     return [
         CommandHandler("announce", begin, filters=message),
@@ -441,4 +531,5 @@ def handlers() -> list[BaseHandler[Update, AppContext, Any]]:
         CANCEL.handler(on_cancel),
         STATUS.handler(on_status),
         MessageHandler(message & filters.TEXT & ~filters.COMMAND, on_text),
+        MessageHandler(message & filters.ATTACHMENT, on_attachment),
     ]

@@ -144,3 +144,16 @@ class Harness:
                 }
             }
         )
+
+    async def send_attachment(
+        self, user_id: int, attachment: dict[str, Any], *, lang: str | None = "uk"
+    ) -> None:
+        """A person sends a file, photo or sticker: `attachment` holds its Message fields."""
+        message: dict[str, Any] = {
+            "message_id": next(self._update_ids),
+            "date": 1_700_000_000,
+            "chat": {"id": user_id, "type": "private"},
+            "from": self._user(user_id, lang, "Olena"),
+            **attachment,
+        }
+        await self.feed({"message": message})

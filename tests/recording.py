@@ -70,19 +70,26 @@ class RecordingRequest(BaseRequest):
             }
         if api == "sendDocument":
             chat_id = int(params.get("chat_id", 0))
-            name, content, mime = next(iter(params.get("_files", {}).values()))
-            return {
-                "message_id": next(self._message_ids),
-                "date": 1_700_000_000,
-                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
-                "from": {"id": self.BOT_ID, "is_bot": True, "first_name": "AMU"},
-                "document": {
+            document: dict[str, Any]
+            if "_files" in params:
+                name, content, mime = next(iter(params["_files"].values()))
+                document = {
                     "file_id": f"doc{len(self.calls)}",
                     "file_unique_id": f"u{len(self.calls)}",
                     "file_name": name,
                     "mime_type": mime,
                     "file_size": len(content),
-                },
+                }
+            else:  # re-sent by the file_id Telegram gave it: the same file
+                file_id = str(params["document"])
+                document = {"file_id": file_id, "file_unique_id": f"u{file_id}"}
+            return {
+                "message_id": next(self._message_ids),
+                "date": 1_700_000_000,
+                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+                "from": {"id": self.BOT_ID, "is_bot": True, "first_name": "AMU"},
+                "document": document,
+                **({"caption": params["caption"]} if params.get("caption") else {}),
             }
         if api in ("sendMessage", "editMessageText"):
             chat_id = int(params.get("chat_id", 0))

@@ -270,6 +270,30 @@ async def test_send_document_multipart(fake: FakeBotAPI, bot: Bot) -> None:
         await bot.send_document(CHAT, document="no-such-file-id")
 
 
+async def test_a_file_a_person_sent_can_be_sent_again_by_its_file_id(
+    fake: FakeBotAPI, bot: Bot
+) -> None:
+    content = b"%PDF-1.4 draft law"
+    document = fake.send_document(
+        user_id=CHAT, content=content, filename="proekt.pdf", mime_type="application/pdf"
+    )
+    photo = fake.send_photo(user_id=CHAT, content=b"not an image", caption="look")
+    file_update, photo_update = await bot.get_updates()
+    message = file_update.message
+    assert message is not None and message.document is not None
+    assert message.document.file_id == document["file_id"]
+    assert (message.document.file_name, message.document.file_size) == ("proekt.pdf", len(content))
+    assert message.document.mime_type == "application/pdf"
+    assert photo_update.message is not None and photo_update.message.caption == "look"
+    assert photo_update.message.photo[0].file_id == photo["file_id"]
+    sent = await bot.send_document(CHAT, document=document["file_id"], caption="<b>Проєкт</b>")
+    assert sent.document is not None and sent.document.file_id == document["file_id"]
+    assert fake.file_content(document["file_id"]) == content
+    assert fake.calls_of("sendDocument")[-1].params["document"] == document["file_id"]
+    with pytest.raises(BadRequest, match="Wrong file identifier"):
+        await bot.send_document(CHAT, document="BQACAgIAAxkBAAInever-seen")
+
+
 def test_raw_encodings(fake: FakeBotAPI) -> None:
     markup = {"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]}
     status, body = raw(

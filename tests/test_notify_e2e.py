@@ -13,7 +13,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,9 +23,10 @@ from sqlmodel import col
 
 from bot.db import Database
 from bot.localapi import Call, FakeBotAPI
+from bot.services import announcements
 from models import Outbox, OutboxStatus, TelegramUser
 from tests.notify_support import add_member, add_person
-from tests.test_e2e import TOKEN, _amu_bot, _env
+from tests.test_e2e import ADMIN, TOKEN, _amu_bot, _env
 
 FIRST = 5000
 
@@ -237,3 +238,75 @@ async def test_a_scheduled_announcement_goes_out_after_a_restart(
         )
         await asyncio.sleep(1.5)  # a second dispatcher round finds nothing more to send
     assert sorted(c.params["chat_id"] for c in delivered(fake)) == ids
+
+
+async def test_staff_attach_a_document_and_every_official_gets_it_by_file_id(
+    db: Database, fake: FakeBotAPI, database_url: str, tmp_path: Path
+) -> None:
+    """Composed in Telegram with a PDF: the preview and every delivery re-send Telegram's
+    file_id; a file_id Telegram does not know fails once and is never retried."""
+    ids = await officials(db, 3)
+    log = tmp_path / "bot.log"
+    text = "Проєкт закону про місцеве самоврядування: просимо відгуки до п’ятниці."
+    with bot(fake, database_url, log):
+        fake.send_message(user_id=ADMIN, text="/announce")
+        assert "Нове оголошення" in (await fake.await_reply(ADMIN, timeout=20)).params["text"]
+        fake.send_message(user_id=ADMIN, text=text)
+        await fake.await_reply(ADMIN)
+        pdf = fake.send_document(user_id=ADMIN, content=b"%PDF-1.4 proekt", filename="proekt.pdf")
+        added = await fake.await_reply(ADMIN)
+        assert "«proekt.pdf» додано" in added.params["text"]
+        for data in ("ann:nolink", "ann:a:0", "ann:now"):
+            message_id = added.result["message_id"]
+            fake.press_button(user_id=ADMIN, message_id=message_id, data=data)
+            added = await fake.await_reply(ADMIN)
+        preview = added
+        assert preview.method == "sendDocument" and preview.params["document"] == pdf["file_id"]
+        assert preview.params["caption"] == text
+        summary = await fake.await_for(
+            "sendMessage",
+            predicate=lambda c: c.params.get("chat_id") == ADMIN,
+            since=preview.index + 1,
+        )
+        fake.press_button(user_id=ADMIN, message_id=summary.result["message_id"], data="ann:ok")
+        report = await fake.await_reply(ADMIN)
+        assert "📎 Файл: proekt.pdf" in report.params["text"]
+
+        def documents(file_id: str) -> list[Call]:
+            return [
+                c
+                for c in fake.calls_of("sendDocument")
+                if c.params.get("document") == file_id and c.params.get("chat_id") in ids
+            ]
+
+        await until(lambda: len(documents(pdf["file_id"])) == 3, 20, "not delivered")
+        assert all(c.ok and c.params["caption"] == text for c in documents(pdf["file_id"]))
+        assert all(
+            c.result["document"]["file_name"] == "proekt.pdf" for c in documents(pdf["file_id"])
+        )
+
+        # A file_id Telegram never gave this bot: 400 Bad Request, failed, not retried.
+        async with db.session() as session:
+            item = await announcements.create(
+                session=session,
+                text="Із файлом, якого немає",
+                audience="all",
+                now=datetime.now(UTC),
+                today=datetime.now(UTC).date(),
+                document_file_id="BQACAgIAAxkBAAInever-seen",
+                document_name="lost.pdf",
+            )
+        await until(lambda: len(documents("BQACAgIAAxkBAAInever-seen")) == 3, 20, "not tried")
+        await asyncio.sleep(2.5)  # a few dispatcher rounds: nothing is tried again
+        assert len(documents("BQACAgIAAxkBAAInever-seen")) == 3
+        status = await announce(fake, database_url, tmp_path, "status", str(item.id))
+    assert re.search(r"failed: +3\n", status) and "file:" in status and "lost.pdf" in status
+    async with db.session() as session:
+        rows = (
+            (await session.execute(select(Outbox).where(col(Outbox.announcement_id) == item.id)))
+            .scalars()
+            .all()
+        )
+    assert {(r.status, r.attempts) for r in rows} == {(OutboxStatus.FAILED, 1)}
+    assert all("wrong file identifier" in (r.last_error or "").lower() for r in rows)
+    assert "Traceback" not in log.read_text(encoding="utf-8")

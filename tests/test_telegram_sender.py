@@ -46,6 +46,9 @@ class FailingBot:
     async def send_message(self, *args: Any, **kwargs: Any) -> None:
         raise self.error
 
+    async def send_document(self, *args: Any, **kwargs: Any) -> None:
+        raise self.error
+
 
 @pytest.mark.parametrize(
     ("error", "outcome"),
@@ -91,3 +94,29 @@ async def test_messages_buttons_and_documents_are_sent_as_stored(tmp_path: Path)
             OutgoingMessage(chat_id=7, text="Звіт", document_path=str(report), document_name="r")
         )
     await bot.shutdown()
+
+
+async def test_a_document_telegram_holds_is_sent_by_its_file_id() -> None:
+    request = RecordingRequest()
+    bot = Bot(TOKEN, request=request, get_updates_request=request)
+    await bot.initialize()
+    sender = TelegramSender(bot)
+    buttons = [[{"text": "🔗 auc.org.ua", "url": "https://auc.org.ua"}]]
+    caption = "Проєкт закону &amp; пояснювальна записка"
+    await sender.send(OutgoingMessage(7, caption, buttons, document_file_id="BQACfile"))
+    await sender.send(OutgoingMessage(7, "", document_file_id="BQACfile"))  # a text's 2nd part
+    with_caption, bare = request.of("sendDocument")
+    assert with_caption.params["document"] == "BQACfile" and "_files" not in with_caption.params
+    assert with_caption.params["caption"] == caption
+    assert with_caption.params["parse_mode"] == "HTML"
+    assert with_caption.params["reply_markup"]["inline_keyboard"] == buttons
+    assert bare.params["document"] == "BQACfile"
+    assert "caption" not in bare.params and "reply_markup" not in bare.params
+    await bot.shutdown()
+
+
+async def test_a_file_id_telegram_does_not_know_is_rejected_not_retried() -> None:
+    error = BadRequest("Bad Request: wrong file identifier/HTTP URL specified")
+    sender = TelegramSender(FailingBot(error))  # type: ignore[arg-type]
+    with pytest.raises(Rejected, match=r"(?i)wrong file identifier"):
+        await sender.send(OutgoingMessage(1, "x", document_file_id="BQACnever-seen"))

@@ -1,9 +1,9 @@
 """The user side of the local Bot API: what a person does in a chat with the bot.
 
-Send a message (or edit one), press an inline button, block the bot, and read what the bot
-shows: its current messages (edits applied), the reply keyboard, the files it sent, the
-answers to button presses.  ``add_listener`` tells a client (the demo's terminal chat) about
-each change as it happens, so it never has to poll.
+Send a message (or edit one), a file or a photo, press an inline button, block the bot, and
+read what the bot shows: its current messages (edits applied), the reply keyboard, the files
+it sent, the answers to button presses.  ``add_listener`` tells a client (the demo's terminal
+chat) about each change as it happens, so it never has to poll.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import copy
 import re
 import time
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.localapi.html import utf16_len
 from bot.localapi.state import ChatListener, JSONDict, State, commands_key
@@ -23,6 +23,11 @@ _BOT_COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?")
 
 class UserSide(State):
     """What people do and see; mixed into FakeBotAPI."""
+
+    if TYPE_CHECKING:  # BotMethods, the other half of FakeBotAPI, keeps the files
+
+        def _upload(self, value: Any, what: str, prefix: str) -> tuple[JSONDict, bytes] | None:
+            """A new file from uploaded content: its Telegram description and its bytes."""
 
     # ------------------------------------------------------------------ acting as users
 
@@ -73,6 +78,72 @@ class UserSide(State):
                 msg["entities"] = entities
             self._user_messages.setdefault(cid, {})[mid] = msg
             return self._queue_update({kind: msg}, cid)
+
+    def send_document(
+        self,
+        *,
+        user_id: int,
+        content: bytes,
+        filename: str,
+        mime_type: str = "application/octet-stream",
+        caption: str | None = None,
+        first_name: str = "Olena",
+        language_code: str | None = "uk",
+    ) -> JSONDict:
+        """Queue a user's file in their private chat; returns its Document (with the file_id
+        the bot may send again, as Telegram lets bots re-send any file they received)."""
+        return self._user_file(
+            user_id,
+            "document",
+            {"content": content, "filename": filename, "content_type": mime_type},
+            caption,
+            first_name,
+            language_code,
+        )
+
+    def send_photo(
+        self,
+        *,
+        user_id: int,
+        content: bytes,
+        caption: str | None = None,
+        first_name: str = "Olena",
+        language_code: str | None = "uk",
+    ) -> JSONDict:
+        """Queue a user's photo in their private chat; returns its PhotoSize."""
+        return self._user_file(
+            user_id, "photo", {"content": content}, caption, first_name, language_code
+        )
+
+    def _user_file(
+        self,
+        user_id: int,
+        what: str,
+        upload: JSONDict,
+        caption: str | None,
+        first_name: str,
+        language_code: str | None,
+    ) -> JSONDict:
+        user = self._user_dict(user_id, first_name, None, None, language_code)
+        with self._lock:
+            uploaded = self._upload(upload, what, "BQAC" if what == "document" else "AgAC")
+            if uploaded is None:
+                raise ValueError(f"no content for the {what}")
+            info = uploaded[0]
+            chat = self._register_chat(user_id, "private", user)
+            mid = self._new_message_id(user_id)
+            msg: JSONDict = {
+                "message_id": mid,
+                "from": user,
+                "chat": chat,
+                "date": int(time.time()),
+            }
+            msg[what] = copy.deepcopy(info) if what == "document" else [copy.deepcopy(info)]
+            if caption:
+                msg["caption"] = caption
+            self._user_messages.setdefault(user_id, {})[mid] = msg
+            self._queue_update({"message": msg}, user_id)
+            return copy.deepcopy(info)
 
     def press_button(
         self,

@@ -8,7 +8,9 @@ Outcomes: 429 → wait `retry_after` (every send pauses, Telegram's flood contro
 and retry; 403 → `blocked`, the person is marked (`blocked_at`), never retried; nothing sent
 (connection refused) → back to `pending` with exponential backoff; read timeout (Telegram may
 have it) → `failed`, never resent. Non-urgent rows that fall in the recipient's quiet hours
-become `deferred` until the quiet hours end; urgent ones go at once.
+become `deferred` until the quiet hours end; urgent ones go at once. A row whose text is too
+long for its document's caption goes as two messages, text then document; once the text has
+gone the row is never put back, so a failed document settles it as failed (`_send_one`).
 
 Crash safety: a claimed row is `sending` with its dispatcher's id. A dispatcher that dies
 leaves such rows; another (or the restarted one) puts them back to `pending` and they are
@@ -312,7 +314,24 @@ class Dispatcher:
             document=row.document,
             document_path=row.document_path,
             document_name=row.document_name,
+            document_file_id=row.document_file_id,
         )
+        # One row may take two Telegram messages: a text too long for a caption, then the
+        # document. The second part is sent at most once: once the text has gone, any
+        # failure of the document (except a 429 waited out here, which sent nothing)
+        # settles the row as failed instead of putting it back, which would repeat the text.
+        for n, part in enumerate(message.parts()):
+            if n:
+                await self.pacer.wait(row.recipient)  # its own slot, a second after the text
+            failed = await self._send_part(row, part, first=n == 0)
+            if failed is not None:
+                return failed
+        return Settlement(row.id, OutboxStatus.SENT, sent_at=self.clock.now())
+
+    async def _send_part(
+        self, row: Claimed, message: OutgoingMessage, *, first: bool
+    ) -> Settlement | None:
+        """Send one Telegram message of a row; None when it went, else how the row ends."""
         while True:
             try:
                 self.pacer.started()
@@ -320,6 +339,8 @@ class Dispatcher:
             except RetryLater as exc:
                 self.pacer.pause(exc.seconds)
                 if exc.seconds > MAX_INLINE_WAIT:
+                    if not first:
+                        return self._partly_sent(row, exc)
                     return self._later(row, str(exc), timedelta(seconds=exc.seconds))
                 log.warning("Telegram asked to wait %g s (flood control)", exc.seconds)
                 await self.pacer.wait(row.recipient)
@@ -329,17 +350,25 @@ class Dispatcher:
                     row.id, OutboxStatus.BLOCKED, str(exc), blocked_recipient=row.recipient
                 )
             except Transient as exc:
+                if not first:
+                    return self._partly_sent(row, exc)
                 if row.attempts >= MAX_ATTEMPTS:
                     return Settlement(row.id, OutboxStatus.FAILED, f"gave up: {exc}")
                 return self._later(row, str(exc), backoff(row.attempts))
             except OutcomeUnknown as exc:
                 return Settlement(row.id, OutboxStatus.FAILED, f"outcome unknown: {exc}")
             except Rejected as exc:
+                if not first:
+                    return self._partly_sent(row, exc)
                 return Settlement(row.id, OutboxStatus.FAILED, str(exc))
             except Exception as exc:  # a bug must not stop the other messages
                 log.exception("sending outbox row %s failed unexpectedly", row.id)
                 return Settlement(row.id, OutboxStatus.FAILED, f"unexpected: {exc!r}")
-            return Settlement(row.id, OutboxStatus.SENT, sent_at=self.clock.now())
+            return None
+
+    @staticmethod
+    def _partly_sent(row: Claimed, exc: Exception) -> Settlement:
+        return Settlement(row.id, OutboxStatus.FAILED, f"text delivered, document not sent: {exc}")
 
     def _later(self, row: Claimed, error: str, wait: timedelta) -> Settlement:
         return Settlement(row.id, OutboxStatus.PENDING, error, not_before=self.clock.now() + wait)

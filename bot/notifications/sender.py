@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
+
+from bot.services.outbox import fits_caption
 
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """One message to one chat, as the outbox holds it (text is HTML)."""
+    """One message to one chat, as the outbox holds it (text is HTML, the caption when there
+    is a document; an empty text with a document: no caption)."""
 
     chat_id: int
     text: str
@@ -17,6 +20,29 @@ class OutgoingMessage:
     document: bytes | None = None
     document_path: str | None = None
     document_name: str | None = None
+    document_file_id: str | None = None  # a file Telegram holds, sent again by its id
+
+    @property
+    def has_document(self) -> bool:
+        """Whether a file goes with the text."""
+        return (
+            self.document is not None
+            or self.document_path is not None
+            or self.document_file_id is not None
+        )
+
+    def parts(self) -> tuple[OutgoingMessage, ...]:
+        """The Telegram messages this one takes: itself, or, when the text is too long for a
+        caption (1024 characters), the text with its buttons and then the document alone.
+
+        Text first: it is what the recipient must read, and the document under it is what
+        the text introduces. The dispatcher sends the parts in this order and never sends
+        the first one twice (see `Dispatcher._send_one`).
+        """
+        if not self.has_document or fits_caption(self.text):
+            return (self,)
+        text_only = OutgoingMessage(self.chat_id, self.text, self.buttons)
+        return text_only, replace(self, text="", buttons=None)
 
 
 class SendError(Exception):

@@ -84,14 +84,20 @@ class TelegramSender:
         """Deliver one message; raise the SendError that says what happened otherwise."""
         markup = keyboard(message.buttons)
         try:
-            if message.document is not None or message.document_path is not None:
-                content = message.document
-                if content is None:
-                    content = await asyncio.to_thread(Path(message.document_path or "").read_bytes)
+            if message.has_document:
+                document: InputFile | str
+                if message.document_file_id is not None:
+                    document = message.document_file_id  # Telegram has it: no upload
+                else:
+                    content = message.document
+                    if content is None:
+                        path = Path(message.document_path or "")
+                        content = await asyncio.to_thread(path.read_bytes)
+                    document = InputFile(content, filename=message.document_name)
                 await self.bot.send_document(
                     message.chat_id,
-                    document=InputFile(content, filename=message.document_name),
-                    caption=message.text,
+                    document=document,
+                    caption=message.text or None,
                     parse_mode=ParseMode.HTML,
                     reply_markup=markup,
                 )

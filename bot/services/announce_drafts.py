@@ -1,8 +1,9 @@
 """Announcements composed in Telegram, step by step: the draft is a database row.
 
-Text, then an optional link, then the audience, then now or a time, then a confirmation.
-Each step checks that the draft is at that step, so an old or forged button changes nothing.
-Coordinators may address only their own region. Sending goes through `announcements.create`.
+Text, then an optional link button and/or document, then the audience, then now or a time,
+then a confirmation. Each step checks that the draft is at that step, so an old or forged
+button changes nothing. Coordinators may address only their own region. Sending goes through
+`announcements.create`.
 """
 
 from __future__ import annotations
@@ -17,15 +18,19 @@ from sqlmodel import col
 
 from bot.services import announcements, audiences
 from bot.services.callers import untyped
-from bot.services.outbox import MAX_TEXT
+from bot.services.outbox import MAX_TEXT, fits_caption
 from models import Announcement, AnnouncementDraft, Event, EventStatus, Member, Section
+
+# Recipients open the document on their phones, often on mobile data; a larger file belongs on
+# a web page, behind the link button.
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 
 
 class Step(StrEnum):
     """Where a draft stands: what the author is asked for next."""
 
     TEXT = "text"
-    LINK = "link"
+    LINK = "link"  # attachments: a link button and/or a document, each optional
     AUDIENCE = "audience"
     WHEN = "when"
     TIME = "time"
@@ -34,7 +39,7 @@ class Step(StrEnum):
 
 class DraftError(ValueError):
     """A step that does not fit the draft (`reason`: no_draft, wrong_step, too_long, empty,
-    bad_link, bad_audience, forbidden_audience, past)."""
+    bad_link, bad_document, too_big, bad_audience, forbidden_audience, past)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -98,19 +103,61 @@ async def set_text(
     return draft
 
 
+async def _attached(session: AsyncSession, draft: AnnouncementDraft, now: datetime) -> None:
+    # With both a link and a document there is nothing more to attach: on to the audience.
+    done = draft.link_url is not None and draft.document_file_id is not None
+    await _save(session, draft, Step.AUDIENCE if done else Step.LINK, now)
+
+
 async def set_link(
-    *, session: AsyncSession, author: Author, url: str | None, now: datetime
+    *, session: AsyncSession, author: Author, url: str, now: datetime
 ) -> AnnouncementDraft:
-    """A web link for a button under the text, or None for none."""
+    """A web link for a button under the text (a second one replaces the first)."""
     draft = await _at(session, author, Step.LINK)
-    if url is not None:
-        try:
-            url = announcements.clean_url(url)
-        except ValueError:
-            raise DraftError("bad_link") from None
-    draft.link_url = url
+    try:
+        draft.link_url = announcements.clean_url(url)
+    except ValueError:
+        raise DraftError("bad_link") from None
+    await _attached(session, draft, now)
+    return draft
+
+
+async def set_document(
+    *,
+    session: AsyncSession,
+    author: Author,
+    file_id: str,
+    name: str | None,
+    size: int | None,
+    now: datetime,
+) -> AnnouncementDraft:
+    """A document every recipient gets with the text, by the file_id Telegram gave it (a
+    second one replaces the first)."""
+    draft = await _at(session, author, Step.LINK)
+    if size is not None and size > MAX_DOCUMENT_BYTES:
+        raise DraftError("too_big")
+    try:
+        draft.document_file_id = announcements.clean_file_id(file_id)
+    except ValueError:
+        raise DraftError("bad_document") from None
+    draft.document_name = announcements.document_label(name)
+    await _attached(session, draft, now)
+    return draft
+
+
+async def attachments_done(
+    *, session: AsyncSession, author: Author, now: datetime
+) -> AnnouncementDraft:
+    """No (more) link or document: on to the audience."""
+    draft = await _at(session, author, Step.LINK)
     await _save(session, draft, Step.AUDIENCE, now)
     return draft
+
+
+def caption_fits(draft: AnnouncementDraft) -> bool:
+    """Whether the text goes as the document's caption; else it is a message of its own,
+    just before the document."""
+    return fits_caption(announcements.as_html(draft.text))
 
 
 async def set_audience(
@@ -184,6 +231,8 @@ async def confirm(
             today=today,
             send_at=draft.send_at,
             link_url=draft.link_url,
+            document_file_id=draft.document_file_id,
+            document_name=draft.document_name,
         )
     except audiences.AudienceError:  # what it named is gone since
         await session.rollback()

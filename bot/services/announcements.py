@@ -9,10 +9,19 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audiences
-from bot.services.outbox import MAX_TEXT, DeliveryReport, delivery_report, enqueue_select
+from bot.services.outbox import (
+    MAX_TEXT,
+    DeliveryReport,
+    Document,
+    delivery_report,
+    enqueue_select,
+)
+from bot.text import clean_line
 from models import Announcement
 
 KIND = "announcement"
+MAX_FILE_ID = 200  # the columns' width; Telegram's file_ids are well under 100 characters
+MAX_DOCUMENT_NAME = 200
 
 
 class AnnouncementNotFound(LookupError):
@@ -34,17 +43,25 @@ async def create(
     send_at: datetime | None = None,
     urgent: bool = False,
     link_url: str | None = None,
+    document_file_id: str | None = None,
+    document_name: str | None = None,
 ) -> Announcement:
     """Store an announcement; one due now is expanded into the outbox in the same transaction.
 
-    Raises AudienceError for a bad audience and ValueError for an empty or too long text.
-    Commits.
+    `document_file_id` is a file Telegram holds (one staff sent to the bot); every recipient
+    gets it with the text. Raises AudienceError for a bad audience and ValueError for an
+    empty or too long text or a bad file_id. Commits.
     """
     body = as_html(text)
     if not body or len(body) > MAX_TEXT:
         raise ValueError(f"announcement text must be 1..{MAX_TEXT} characters")
     if link_url is not None:
         link_url = clean_url(link_url)
+    if document_file_id is not None:
+        document_file_id = clean_file_id(document_file_id)
+        document_name = document_label(document_name)
+    else:
+        document_name = None
     parsed = await audiences.validate(session=session, value=audience)
     item = Announcement(
         text=body,
@@ -53,6 +70,8 @@ async def create(
         urgent=urgent,
         created_at=now,
         link_url=link_url,
+        document_file_id=document_file_id,
+        document_name=document_name,
     )
     session.add(item)
     await session.flush()
@@ -77,6 +96,26 @@ def clean_url(value: str) -> str:
     ):
         raise ValueError(f"not a web link: {value[:100]!r}")
     return url
+
+
+def clean_file_id(value: str) -> str:
+    """A Telegram file_id as the bot received it; ValueError when it cannot be one."""
+    file_id = value.strip()
+    if not file_id or len(file_id) > MAX_FILE_ID or any(c.isspace() for c in file_id):
+        raise ValueError(f"not a Telegram file_id: {value[:40]!r}")
+    return file_id
+
+
+def document_label(name: str | None) -> str:
+    """The name a document is shown by in reports (what its sender called it)."""
+    return clean_line(name or "", MAX_DOCUMENT_NAME) or "document"
+
+
+def document_of(item: Announcement) -> Document | None:
+    """The document every recipient gets with the announcement, if it has one."""
+    if item.document_file_id is None:
+        return None
+    return Document(filename=document_label(item.document_name), file_id=item.document_file_id)
 
 
 def link_buttons(url: str | None) -> list[list[dict[str, str]]] | None:
@@ -106,6 +145,7 @@ async def expand(
         urgent=announcement.urgent,
         announcement_id=announcement.id,
         buttons=link_buttons(announcement.link_url),
+        document=document_of(announcement),
     )
     announcement.expanded_at = now
     announcement.recipients = written

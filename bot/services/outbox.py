@@ -7,6 +7,8 @@ make every write idempotent: a re-plan, a retry or a second instance inserts not
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,7 +40,7 @@ from bot.services.audiences import Query, language_expr, reachable_officials, wa
 from models import Official, Outbox, OutboxStatus, PlanMark, TelegramUser, UTCDateTime
 
 MAX_TEXT = 4096  # Telegram's limit for a message
-MAX_CAPTION = 1024  # and for a document's caption
+MAX_CAPTION = 1024  # and for a document's caption (both counted after entity parsing)
 MAX_ERROR = 500
 # Claimable statuses; a deferred row waits for its `not_before` like a pending one.
 CLAIMABLE = (OutboxStatus.PENDING, OutboxStatus.DEFERRED)
@@ -75,17 +77,36 @@ class Rendered:
     buttons: Buttons | None = None
 
 
+_TAG = re.compile(r"<[^>]*>")
+
+
+def visible_length(text: str) -> int:
+    """How long Telegram counts an HTML text: tags dropped, entities read, in UTF-16 units.
+
+    UTF-16 units are never fewer than characters, so a text that fits by this count fits
+    whichever way Telegram counts.
+    """
+    return len(html.unescape(_TAG.sub("", text)).encode("utf-16-le")) // 2
+
+
+def fits_caption(text: str) -> bool:
+    """Whether an HTML text can be a document's caption; longer ones go as their own message."""
+    return visible_length(text.strip()) <= MAX_CAPTION
+
+
 @dataclass(frozen=True)
 class Document:
-    """A file to send with a message: its bytes, or a path the dispatcher reads at send time."""
+    """A file to send with a message: its bytes, a path the dispatcher reads at send time, or
+    the file_id of a file Telegram already holds (one staff sent to the bot)."""
 
     filename: str
     content: bytes | None = None
     path: str | None = None
+    file_id: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.content is None) == (self.path is None):
-            raise ValueError("a document has either content or a path")
+        if sum(x is not None for x in (self.content, self.path, self.file_id)) != 1:
+            raise ValueError("a document has exactly one of content, a path or a file_id")
 
 
 async def enqueue(
@@ -104,11 +125,12 @@ async def enqueue(
 ) -> bool:
     """Add a message to the outbox in the caller's transaction (no commit here).
 
-    Returns False when a row with this dedupe key already exists (nothing is written).
+    Returns False when a row with this dedupe key already exists (nothing is written). A text
+    too long for a caption goes as its own message just before the document (the dispatcher
+    splits it, see `OutgoingMessage.parts`).
     """
-    limit = MAX_CAPTION if document is not None else MAX_TEXT
-    if not text.strip() or len(text) > limit:
-        raise ValueError(f"message text must be 1..{limit} characters, got {len(text)}")
+    if not text.strip() or len(text) > MAX_TEXT:
+        raise ValueError(f"message text must be 1..{MAX_TEXT} characters, got {len(text)}")
     values: dict[str, Any] = {
         "recipient": recipient,
         "text": text,
@@ -128,6 +150,7 @@ async def enqueue(
             document=document.content,
             document_path=document.path,
             document_name=document.filename,
+            document_file_id=document.file_id,
         )
     stmt = (
         insert_for(session, Outbox)
@@ -178,11 +201,12 @@ async def enqueue_select(
         names.append("buttons")
         extra.append(literal(buttons, columns.buttons.type))
     if document is not None:
-        names += ["document", "document_path", "document_name"]
+        names += ["document", "document_path", "document_name", "document_file_id"]
         extra += [
             literal(document.content, columns.document.type),
             literal(document.path, columns.document_path.type),
             literal(document.filename, columns.document_name.type),
+            literal(document.file_id, columns.document_file_id.type),
         ]
     rows = select(
         tg,
@@ -357,6 +381,7 @@ class Claimed:
     document: bytes | None
     document_path: str | None
     document_name: str | None
+    document_file_id: str | None
     urgent: bool
     attempts: int
     quiet_hours: str | None  # the recipient's own setting, None for the default
@@ -403,6 +428,7 @@ async def claim(*, session: AsyncSession, owner: int, now: datetime, limit: int)
             col(Outbox.document),
             col(Outbox.document_path),
             col(Outbox.document_name),
+            col(Outbox.document_file_id),
             col(Outbox.urgent),
             col(Outbox.attempts),
         )

@@ -515,6 +515,14 @@ def import_trainings(file: FileArg) -> None:
     _do_import(ImportKind.TRAININGS, file)
 
 
+@import_app.command("deadlines", help=N_("cli.help.import.deadlines"))
+def import_deadlines(file: FileArg) -> None:
+    """Deadlines: code,title_uk,title_en,due_at,audience[,description_uk,description_en]."""
+    from bot.services.imports import ImportKind
+
+    _do_import(ImportKind.DEADLINES, file)
+
+
 @app.command(help=N_("cli.help.invite"))
 def invite(
     member_code: Annotated[

@@ -1162,11 +1162,18 @@ def deadline_list() -> None:
         return
     table = Table(box=None)
     table.add_column(tr.t("cli.deadline_col_id"))
+    table.add_column(tr.t("cli.deadline_col_code"))
     table.add_column(tr.t("cli.deadline_col_due"))
     table.add_column(tr.t("cli.deadline_col_title"))
     table.add_column(tr.t("cli.deadline_col_audience"))
     for item in items:
-        table.add_row(str(item.id), tr.datetime(item.due_at), item.title(tr.lang), item.audience)
+        table.add_row(
+            str(item.id),
+            item.code or "—",
+            tr.datetime(item.due_at),
+            item.title(tr.lang),
+            item.audience,
+        )
     out().print(table)
 
 

@@ -358,6 +358,7 @@ def test_import_deadlines_through_the_command_line(tmp_path: Path) -> None:
     assert "deadlines.csv: 2 rows; 0 added, 0 updated, 2 unchanged." in flat(again.stdout)
     listed = cli("deadline", "list")
     assert "ASMS indicators" in listed.stdout and "region:Полтавська" in listed.stdout
+    assert "Code" in listed.stdout and "GRANT-2099" in listed.stdout  # staff see the codes
 
     bad = tmp_path / "bad.csv"
     bad.write_text(

@@ -515,6 +515,14 @@ def import_trainings(file: FileArg) -> None:
     _do_import(ImportKind.TRAININGS, file)
 
 
+@import_app.command("deadlines", help=N_("cli.help.import.deadlines"))
+def import_deadlines(file: FileArg) -> None:
+    """Deadlines: code,title_uk,title_en,due_at,audience[,description_uk,description_en]."""
+    from bot.services.imports import ImportKind
+
+    _do_import(ImportKind.DEADLINES, file)
+
+
 @app.command(help=N_("cli.help.invite"))
 def invite(
     member_code: Annotated[
@@ -1162,11 +1170,18 @@ def deadline_list() -> None:
         return
     table = Table(box=None)
     table.add_column(tr.t("cli.deadline_col_id"))
+    table.add_column(tr.t("cli.deadline_col_code"))
     table.add_column(tr.t("cli.deadline_col_due"))
     table.add_column(tr.t("cli.deadline_col_title"))
     table.add_column(tr.t("cli.deadline_col_audience"))
     for item in items:
-        table.add_row(str(item.id), tr.datetime(item.due_at), item.title(tr.lang), item.audience)
+        table.add_row(
+            str(item.id),
+            item.code or "—",
+            tr.datetime(item.due_at),
+            item.title(tr.lang),
+            item.audience,
+        )
     out().print(table)
 
 

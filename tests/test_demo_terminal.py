@@ -147,6 +147,10 @@ def test_official_staff_and_stranger_through_the_terminal(tmp_path: Path) -> Non
         assert "235 675,00 ₴" in screen and f"› [📅 {year - 1}]" in screen
         assert screen.count("Загальний борг") == 1  # updated, not repeated
 
+        # The sample deadlines lie ahead (examples/deadlines.csv, moved like the rest).
+        demo.type("/deadlines")
+        demo.wait("Подання показників громади за", "Заявка на грант для навчання посадовців")
+
         # English through the bot's own settings.
         demo.type("/settings")
         demo.wait("Мова: Українська")

@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from bot.db import Database
 from bot.demo import samples
-from bot.services import dues, members
+from bot.services import deadlines, dues, members
 from bot.services.sample_data import (
     BASE_ACCRUAL,
     living_samples,
@@ -134,6 +134,24 @@ def test_what_would_lie_in_the_future_is_brought_to_today() -> None:
     assert joined["04436450"] == today.isoformat()
 
 
+def test_a_deadline_that_would_have_passed_is_next_years() -> None:
+    files = read_samples(EXAMPLES)
+    as_written = {d["code"]: d for d in rows(files["deadlines"])}
+    assert len(as_written) == 4
+    living = living_samples(files, today=date(2026, 12, 20))  # moved by a year, late December
+    assert living.years == 1
+    moved = {d["code"]: d for d in rows(living.files["deadlines"])}
+    # 12 and 19 December would lie behind today: they are next December's.
+    assert sorted(living.deadlines_rolled) == ["DL-GRANT-2025-12", "DL-LAW-2025-12"]
+    assert moved["DL-LAW-2025-12"]["due_at"] == "2027-12-12T18:00"
+    assert moved["DL-GRANT-2025-12"]["due_at"] == "2027-12-19T17:00"
+    assert moved["DL-REPORT-2025"]["due_at"] == "2027-01-30T18:00"
+    assert moved["DL-REPORT-2025"]["title_uk"].endswith("за 2026 рік")
+    assert moved["DL-ASMS-2025"]["due_at"] == "2027-02-27T18:00"
+    # On the samples' own day nothing moves.
+    assert living_samples(files, today=date(2025, 11, 20)).deadlines_rolled == []
+
+
 async def test_loading_the_moved_samples_shows_this_years_dues(db: Database) -> None:
     today = date(2027, 12, 1)
     living = living_samples(read_samples(EXAMPLES), today=today)
@@ -147,7 +165,7 @@ async def test_loading_the_moved_samples_shows_this_years_dues(db: Database) -> 
         )
         kinds = [r.kind.value for r in results]
         programme = ["sections", "events", "trainings"]
-        assert kinds == ["members", "officials", "charges", *programme, "payments"]
+        assert kinds == ["members", "officials", "charges", *programme, "deadlines", "payments"]
         assert all(r.ok for r in results), [r.problems for r in results]
         kremenchuk = await members.member_by_code(session=session, code="04057287")
         assert kremenchuk is not None and kremenchuk.id is not None
@@ -164,6 +182,13 @@ async def test_loading_the_moved_samples_shows_this_years_dues(db: Database) -> 
         seated = (await session.execute(select(func.count()).select_from(Registration))).scalar()
     assert min(starts).year == 2027 and sum(s.date() > today for s in starts) >= 10
     assert seated  # the sample registrations were seeded too
+    # Every sample deadline lies ahead, so /deadlines shows them all to Kremenchuk (Poltava).
+    async with db.session() as session:
+        shown = await deadlines.open_deadlines(
+            session=session, now=datetime(2027, 12, 1, 9, 0, tzinfo=UTC), region="Полтавська"
+        )
+    assert len(shown) == 4
+    assert "Local Self-Government" in shown[0].title_en  # 12 December comes first
 
 
 def test_seed_command_writes_the_moved_files_for_run_with_examples(

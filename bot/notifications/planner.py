@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import String, case, cast, exists, literal, select
+from sqlalchemy import String, case, cast, exists, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -42,6 +42,7 @@ from bot.services.dues import (
     allocate,
 )
 from bot.services.outbox import (
+    CLAIMABLE,
     PLANNER_LOCK,
     enqueue_per_council,
     enqueue_select,
@@ -58,6 +59,8 @@ from models import (
     EventStatus,
     Member,
     Official,
+    Outbox,
+    OutboxStatus,
     Payment,
     PlanMark,
     Registration,
@@ -313,8 +316,50 @@ def deadline_stage(due_at: datetime, now: datetime) -> str | None:
     return stage
 
 
+def deadline_mark(deadline: Deadline, stage: str) -> str:
+    """The plan mark of a deadline reminder: it names the due moment, so a moved deadline is
+    reminded again for its new one (`deadline:{id}:{stage}:{due epoch}`)."""
+    return f"deadline:{deadline.id}:{stage}:{int(deadline.due_at.timestamp())}"
+
+
+async def _drop_moved_deadline_reminders(ctx: PlanContext, current: Sequence[Deadline]) -> None:
+    """Reminders still queued for a moment their deadline no longer has are dropped.
+
+    `current` is every deadline whose reminders may be queued now: due within the longest
+    lead. A queued row of a deadline outside it, or naming another due moment, was planned
+    before the deadline moved; it would tell people the old date.
+    """
+    key = col(Outbox.dedupe_key)
+    stale = [
+        col(Outbox.kind) == "deadline",
+        col(Outbox.status).in_(CLAIMABLE),
+        col(Outbox.expires_at) > ctx.now,
+        # Keys from before they named the due moment (`deadline:{id}:7d:to:{chat}`) belong
+        # to deadlines added with `deadline add`, which nothing moves.
+        ~key.like("deadline:%:_d:to:%"),
+    ]
+    if current:
+        stale.append(
+            ~or_(
+                *(key.like(f"deadline:{d.id}:%:{int(d.due_at.timestamp())}:to:%") for d in current)
+            )
+        )
+    # Look before writing: on SQLite an UPDATE takes the write lock even when it matches nothing.
+    if (await ctx.session.execute(select(col(Outbox.id)).where(*stale).limit(1))).first():
+        await ctx.session.execute(
+            update(Outbox)
+            .where(*stale)
+            .values(status=OutboxStatus.DROPPED, last_error="the deadline moved")
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def plan_deadlines(ctx: PlanContext) -> int:
-    """Deadline reminders 7 days and 1 day before, to the deadline's audience."""
+    """Deadline reminders 7 days and 1 day before, to the deadline's audience.
+
+    A deadline moved (re-imported with another `due_at`) is reminded again for its new moment,
+    and what was still queued for the old one is dropped first.
+    """
     due = (
         (
             await ctx.session.execute(
@@ -327,20 +372,25 @@ async def plan_deadlines(ctx: PlanContext) -> int:
         .scalars()
         .all()
     )
+    await _drop_moved_deadline_reminders(ctx, due)
     staged = {
-        f"deadline:{d.id}:{stage}": (d, stage)
+        deadline_mark(d, stage): (d, stage)
         for d in due
         if (stage := deadline_stage(d.due_at, ctx.now)) is not None
     }
     if not staged:
         return 0
-    done = set(
-        (
+    # Marks written before they named the due moment count too, or an upgrade would send
+    # every reminder of the current week again; such deadlines were never moved.
+    legacy = {f"deadline:{d.id}:{stage}": mark for mark, (d, stage) in staged.items()}
+    done = {
+        legacy.get(key, key)
+        for key in (
             await ctx.session.execute(
-                select(col(PlanMark.key)).where(col(PlanMark.key).in_(list(staged)))
+                select(col(PlanMark.key)).where(col(PlanMark.key).in_([*staged, *legacy]))
             )
         ).scalars()
-    )
+    }
     written = 0
     today = ctx.clock.today()
     for mark, (deadline, _stage) in staged.items():

@@ -31,6 +31,7 @@ class DeadlineView:
     description_en: str
     due_at: datetime
     audience: str
+    code: str | None = None  # from `amu-bot import deadlines`; None for `deadline add`
 
     def title(self, lang: str) -> str:
         """The title in the reader's language."""
@@ -43,7 +44,14 @@ class DeadlineView:
 
 def _view(d: Deadline) -> DeadlineView:
     return DeadlineView(
-        d.id or 0, d.title_uk, d.title_en, d.description_uk, d.description_en, d.due_at, d.audience
+        d.id or 0,
+        d.title_uk,
+        d.title_en,
+        d.description_uk,
+        d.description_en,
+        d.due_at,
+        d.audience,
+        d.code,
     )
 
 

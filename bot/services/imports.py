@@ -32,6 +32,7 @@ class ImportKind(StrEnum):
     SECTIONS = "sections"
     EVENTS = "events"
     TRAININGS = "trainings"
+    DEADLINES = "deadlines"
 
 
 # The programme (sections, events, trainings) is imported by bot.services.programme_imports.
@@ -79,10 +80,12 @@ REQUIRED: dict[ImportKind, tuple[str, ...]] = {
         "description_uk",
         "description_en",
     ),
+    ImportKind.DEADLINES: ("code", "title_uk", "title_en", "due_at", "audience"),
 }
 OPTIONAL: dict[ImportKind, tuple[str, ...]] = {
     ImportKind.PAYMENTS: ("year", "kind"),
     ImportKind.EVENTS: ("per_council_limit",),
+    ImportKind.DEADLINES: ("description_uk", "description_en"),
 }
 
 EDRPOU = re.compile(r"^[0-9]{8}$")
@@ -293,7 +296,7 @@ async def import_csv(
 ) -> ImportResult:
     """Validate every row; write all of them in one transaction, or nothing if any is bad.
 
-    `tz` is the zone of programme times written without an offset.
+    `tz` is the zone of programme and deadline times written without an offset.
     """
     result = ImportResult(kind)
     text = _decode(data, result.problems)
@@ -303,6 +306,10 @@ async def import_csv(
         from bot.services import programme_imports
 
         await programme_imports.IMPORTERS[kind](session, rows, result, now=now, tz=tz)
+    elif kind == ImportKind.DEADLINES:
+        from bot.services import deadline_imports
+
+        await deadline_imports.import_deadlines(session, rows, result, now=now, tz=tz)
     else:
         importer = _IMPORTERS[kind]
         await importer(session, rows, result, today, now, progress)

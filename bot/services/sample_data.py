@@ -5,7 +5,9 @@ later year they would show "no charges this year"; so every date is moved by who
 same number for every file, until the newest year of charges is the current one.  29 February
 becomes 28 February in a common year.  What would then lie in the future, though it lies in
 the past in the files, is put back into the present: a payment is not shown before it is made,
-and a council joins no later than today (the importers refuse both, rightly).
+and a council joins no later than today (the importers refuse both, rightly).  A deadline that
+would lie in the past moves on by whole years until it lies ahead: it is the next one of its
+kind (the import refuses a new deadline already due, and the demo's /deadlines has them all).
 """
 
 from __future__ import annotations
@@ -28,7 +30,16 @@ from bot.services.imports import ImportKind, ImportResult, import_csv
 # Columns that hold a date or an ISO 8601 datetime (which starts with the date), by name, so
 # files added later (events, trainings, deadlines) move with the rest.
 DATE_COLUMNS = frozenset(
-    {"joined_on", "due_date", "paid_on", "starts_at", "ends_at", "registration_deadline", "due"}
+    {
+        "joined_on",
+        "due_date",
+        "paid_on",
+        "starts_at",
+        "ends_at",
+        "registration_deadline",
+        "due",
+        "due_at",
+    }
 )
 YEAR_COLUMNS = frozenset({"year"})
 # Bank references carry the year of the payment: ПД-2025-000071, PN-2025-0030.
@@ -125,6 +136,7 @@ class LivingSamples:
     accrual: Accrual
     payments_ahead: int = 0  # payments dropped: after the move they would be made after today
     joins_ahead: list[str] = field(default_factory=list)  # councils whose joining moved to today
+    deadlines_rolled: list[str] = field(default_factory=list)  # codes moved to a later year
 
 
 def _not_after(data: bytes, column: str, today: date) -> tuple[bytes, list[dict[str, str]]]:
@@ -137,6 +149,22 @@ def _not_after(data: bytes, column: str, today: date) -> tuple[bytes, list[dict[
         when = date(*map(int, match.groups())) if match else None
         (ahead if when is not None and when > today else kept).append(row)
     return _csv(header, kept), ahead
+
+
+def _leading_date(value: str) -> date | None:
+    match = LEADING_DATE.match(value)
+    try:
+        return date(*map(int, match.groups())) if match else None
+    except ValueError:
+        return None
+
+
+def _years_ahead(day: date, today: date) -> int:
+    """How many whole years move `day` past `today` (0 if it already lies ahead)."""
+    if day > today:
+        return 0
+    years = today.year - day.year
+    return years if shift_date(day, years) > today else years + 1
 
 
 def living_samples(
@@ -158,6 +186,15 @@ def living_samples(
                 row["joined_on"] = today.isoformat()
                 living.joins_ahead.append(row["code"])
         moved["members"] = _csv(header, rows)
+    if "deadlines" in moved:
+        header, rows = _rows(moved["deadlines"])
+        for i, row in enumerate(rows):
+            due = _leading_date(row.get("due_at") or "")
+            later = _years_ahead(due, today) if due is not None else 0
+            if later:
+                rows[i] = {k: _shift_cell(k, v or "", later) for k, v in row.items()}
+                living.deadlines_rolled.append(row.get("code") or "")
+        moved["deadlines"] = _csv(header, rows)
     return living
 
 

@@ -262,6 +262,8 @@ async def test_a_moved_deadline_is_reminded_for_its_new_moment(db: Database) -> 
     moved = ASMS.replace("2026-06-15T18:00", "2026-06-16T18:00")
     result = await run(db, HEADER + moved, now=planned_at + timedelta(minutes=5))
     assert result.updated == 1
+    # Dropped with the move itself: none can go out with the old date before the next pass.
+    assert {r.status for r in await deadline_rows(db)} == {OutboxStatus.DROPPED}
     assert (await plan_at(db, planned_at + timedelta(minutes=10))).written["deadlines"] == 3
     rows = await deadline_rows(db)
     old, new = rows[:3], rows[3:]

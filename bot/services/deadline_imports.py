@@ -2,9 +2,9 @@
 
 `code,title_uk,title_en,due_at,audience[,description_uk,description_en]`. A row whose code is
 new adds a deadline, a changed row updates it, and a deadline whose row is gone from the file
-stays as it is (as events do). Moving `due_at` is all the planner needs: its reminder keys
-carry the due moment, so the new moment is reminded again and what was queued for the old
-one is dropped (bot/notifications/planner.py).
+stays as it is (as events do). Moving `due_at` drops the reminders still queued for the old
+moment in the same transaction; the planner's reminder keys carry the due moment, so the new
+moment is reminded again (bot/notifications/planner.py, which also drops any stragglers).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -21,8 +21,9 @@ from bot.i18n import N_
 from bot.services import audiences
 from bot.services.deadlines import DEADLINE_AUDIENCES, MAX_DESCRIPTION, MAX_TITLE
 from bot.services.imports import ImportResult, Problem, _RowError, _text
+from bot.services.outbox import CLAIMABLE
 from bot.services.programme_imports import _code, _time
-from models import Deadline, Member
+from models import Deadline, Member, Outbox, OutboxStatus
 
 Rows = list[tuple[int, dict[str, str]]]
 # What a deadline row sets, in the order the columns are checked.
@@ -97,6 +98,23 @@ async def import_deadlines(
         if not changed:
             result.unchanged += 1
             continue
+        if "due_at" in changed:
+            await _drop_queued_reminders(session, deadline.id or 0)
         for k in changed:
             setattr(deadline, k, fields[k])
         result.updated += 1
+
+
+async def _drop_queued_reminders(session: AsyncSession, deadline_id: int) -> None:
+    """A moved deadline's reminders still waiting would tell people the old date: dropped
+    with the move itself, so none can go out before the next planner pass."""
+    await session.execute(
+        update(Outbox)
+        .where(
+            col(Outbox.kind) == "deadline",
+            col(Outbox.status).in_(CLAIMABLE),
+            col(Outbox.dedupe_key).like(f"deadline:{deadline_id}:%"),
+        )
+        .values(status=OutboxStatus.DROPPED, last_error="the deadline moved")
+        .execution_options(synchronize_session=False)
+    )

@@ -71,7 +71,7 @@ MAX_SLOW_DOWN = 1.25  # never slower than 80 % of the configured rate
 # with the one a second after it.
 TELEGRAM_PER_SECOND = 30
 WINDOW_MARGIN = 0.02
-RECOVER_AFTER = 1500  # sends without a 429 before the pace creeps back up
+RECOVER_AFTER = 300  # sends without a 429 (~10 s) before the pace creeps back up a step
 
 
 def backoff(attempts: int) -> timedelta:

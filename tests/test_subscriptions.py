@@ -361,3 +361,66 @@ async def test_registration_closing_reaches_followers_not_yet_registered_once(
         await session.commit()
     clock.advance(days=2)
     assert (await run(db, clock)).written["closing"] == 2
+
+
+async def test_many_new_events_at_once_each_reach_their_own_sections_followers(
+    db: Database,
+) -> None:
+    """A programme imported at once: one pass, every event to its own section's followers."""
+    edu, fin = await people(db)
+    await follow(db, 11, edu)
+    await follow(db, 21, fin)
+    for section in (edu, fin):
+        await follow(db, 12, section)
+    edu_event = await add_event(db, "EDU1", edu)
+    edu_training = await add_event(db, "EDU2", edu, category=Category.TRAINING)
+    fin_event = await add_event(db, "FIN1", fin)
+    await set_flag(db, 21, news_events=True, news_trainings=False)
+    clock = ManualClock(KYIV, NOW + timedelta(minutes=1))
+    assert (await run(db, clock)).written["published"] == 6
+    got = {(r.recipient, r.dedupe_key.split(":")[1]) for r in await published(db)}
+    assert got == {
+        (11, str(edu_event)),
+        (11, str(edu_training)),
+        (12, str(edu_event)),
+        (12, str(edu_training)),
+        (12, str(fin_event)),
+        (21, str(fin_event)),
+    }
+    english = sorted(r.text for r in await published(db) if r.recipient == 12)
+    assert len(english) == 3 and all("Education" in t or "Finance" in t for t in english)
+    assert not any("Захід" in t for t in english)
+
+
+async def test_registration_closing_for_several_events_skips_only_their_own_registrants(
+    db: Database,
+) -> None:
+    edu, _ = await people(db)
+    for person in (11, 12):
+        await follow(db, person, edu)
+    first = await add_event(db, "A", edu, created_at=NOW - timedelta(days=5))
+    second = await add_event(db, "B", edu, created_at=NOW - timedelta(days=5))
+    async with db.session() as session:
+        await session.execute(
+            update(Event)
+            .where(col(Event.id).in_([first, second]))
+            .values(registration_deadline=NOW + timedelta(hours=20))
+        )
+        official = (
+            await session.execute(select(Official).where(col(Official.telegram_id) == 11))
+        ).scalar_one()
+        assert official.id is not None
+        session.add(
+            Registration(
+                event_id=first,
+                official_id=official.id,
+                member_id=official.member_id,
+                status=RegistrationStatus.REGISTERED,
+                queued_at=NOW,
+            )
+        )
+        await session.commit()
+    assert (await run(db, ManualClock(KYIV, NOW))).written["closing"] == 3
+    rows = [r for r in await outbox_rows(db) if r.kind == "event_closing"]
+    got = {(r.recipient, int(r.dedupe_key.split(":")[1])) for r in rows}
+    assert got == {(11, second), (12, first), (12, second)}

@@ -46,7 +46,9 @@ from bot.services.outbox import (
     PLANNER_LOCK,
     enqueue_per_council,
     enqueue_select,
+    enqueue_staged,
     mark_planned,
+    staged_groups,
     try_xact_lock,
 )
 from locales import LANGUAGES
@@ -66,6 +68,8 @@ from models import (
     Registration,
     RegistrationStatus,
     Section,
+    SectionSubscription,
+    TelegramUser,
 )
 
 log = logging.getLogger(__name__)
@@ -459,12 +463,68 @@ PUBLISHED_EVENT = N_("notify.event.published")
 PUBLISHED_TRAINING = N_("notify.training.published")
 
 
+def _followers(news: str, *, not_registered: bool = False) -> audiences.Query:
+    """(event id, telegram id, language) of the followers of each staged event's section who
+    receive `news`; with `not_registered`, only those holding neither a seat nor a place in
+    its queue. The people of `enqueue_staged`."""
+    query: audiences.Query = (
+        audiences.reachable_officials()
+        .with_only_columns(
+            col(Event.id).label("group_id"),
+            col(TelegramUser.id).label("telegram_id"),
+            audiences.language_expr().label("lang"),
+            maintain_column_froms=True,
+        )
+        .join(SectionSubscription, col(SectionSubscription.telegram_id) == col(TelegramUser.id))
+        .join(Event, col(Event.section_id) == col(SectionSubscription.section_id))
+        .where(col(Event.id).in_(staged_groups()), audiences.wants(news))
+    )
+    if not_registered:
+        # Whoever already holds a seat or a place in the queue needs no nudge.
+        query = query.where(
+            ~exists().where(
+                col(Registration.event_id) == col(Event.id),
+                col(Registration.official_id) == col(Official.id),
+                col(Registration.status).in_(
+                    [RegistrationStatus.REGISTERED, RegistrationStatus.WAITLISTED]
+                ),
+            )
+        )
+    return query.distinct()
+
+
+def _news_of(event: Event) -> str:
+    """Trainings reach those who receive "trainings"; other events "events of my sections"."""
+    return "news_trainings" if event.category == Category.TRAINING else "news_events"
+
+
+async def _fan_out_by_news(
+    ctx: PlanContext,
+    messages: dict[str, list[dict[str, Any]]],
+    kind: str,
+    *,
+    not_registered: bool = False,
+) -> int:
+    written = 0
+    for news, batch in sorted(messages.items()):
+        written += await enqueue_staged(
+            session=ctx.session,
+            messages=batch,
+            people=_followers(news, not_registered=not_registered),
+            kind=kind,
+            now=ctx.now,
+        )
+    return written
+
+
 async def plan_published_events(ctx: PlanContext) -> int:
     """A new event or training: the subscribers of its section are told once.
 
     Events of a section go to those who follow it and receive "events of my sections";
-    trainings to those who follow it and receive "trainings". One INSERT ... SELECT per new
-    event and language; the mark `event:{id}:published` makes it once.
+    trainings to those who follow it and receive "trainings". The texts are rendered per
+    event and language and fanned out with one INSERT ... SELECT per kind of news, so a
+    year's programme imported at once costs two statements; the mark
+    `event:{id}:published` makes it once.
     """
     key = literal("event:") + cast(col(Event.id), String) + literal(":published")
     rows = (
@@ -480,16 +540,9 @@ async def plan_published_events(ctx: PlanContext) -> int:
             .order_by(col(Event.starts_at), col(Event.id))
         )
     ).all()
-    written = 0
-    today = ctx.clock.today()
+    messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event, section in rows:
         training = event.category == Category.TRAINING
-        query = await audiences.recipients(
-            session=ctx.session,
-            audience=audiences.Audience("section", section.code),
-            today=today,
-            news="news_trainings" if training else "news_events",
-        )
         open_until = event.registration_deadline or event.starts_at
         for lang in LANGUAGES:
             tr = ctx.translator(lang)
@@ -501,15 +554,16 @@ async def plan_published_events(ctx: PlanContext) -> int:
                 when=tr.datetime(event.starts_at),
                 place=place if event.location else "",
             )
-            written += await enqueue_select(
-                session=ctx.session,
-                recipients=audiences.for_language(query, lang),
-                text=text,
-                kind="event_published",
-                key_prefix=f"event:{event.id}:published:to:",
-                not_before=ctx.now,
-                expires_at=min(open_until, event.starts_at),
+            messages[_news_of(event)].append(
+                {
+                    "group_id": event.id,
+                    "lang": lang,
+                    "text": text,
+                    "key_prefix": f"event:{event.id}:published:to:",
+                    "expires_at": min(open_until, event.starts_at),
+                }
             )
+    written = await _fan_out_by_news(ctx, messages, "event_published")
     await mark_planned(
         session=ctx.session, keys=[f"event:{e.id}:published" for e, _ in rows], now=ctx.now
     )
@@ -552,45 +606,28 @@ async def plan_registration_closing(ctx: PlanContext) -> int:
         ).scalars()
     )
     todo = sorted(set(marks) - done)
-    written = 0
-    today = ctx.clock.today()
+    messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for mark in todo:
-        event, section = marks[mark]
+        event, _section = marks[mark]
         deadline = event.registration_deadline
         assert deadline is not None  # noqa: S101 - selected above
-        training = event.category == Category.TRAINING
-        followers = await audiences.recipients(
-            session=ctx.session,
-            audience=audiences.Audience("section", section.code),
-            today=today,
-            news="news_trainings" if training else "news_events",
-        )
-        # Whoever already holds a seat or a place in the queue needs no nudge.
-        not_yet = followers.where(
-            ~exists().where(
-                col(Registration.event_id) == event.id,
-                col(Registration.official_id) == col(Official.id),
-                col(Registration.status).in_(
-                    [RegistrationStatus.REGISTERED, RegistrationStatus.WAITLISTED]
-                ),
-            )
-        )
         for lang in LANGUAGES:
             tr = ctx.translator(lang)
-            written += await enqueue_select(
-                session=ctx.session,
-                recipients=audiences.for_language(not_yet, lang),
-                text=tr.t(
-                    CLOSING,
-                    title=_esc(event.title(lang)),
-                    when=tr.datetime(event.starts_at),
-                    deadline=tr.datetime(deadline),
-                ),
-                kind="event_closing",
-                key_prefix=f"{mark}:to:",
-                not_before=ctx.now,
-                expires_at=deadline,
+            messages[_news_of(event)].append(
+                {
+                    "group_id": event.id,
+                    "lang": lang,
+                    "text": tr.t(
+                        CLOSING,
+                        title=_esc(event.title(lang)),
+                        when=tr.datetime(event.starts_at),
+                        deadline=tr.datetime(deadline),
+                    ),
+                    "key_prefix": f"{mark}:to:",
+                    "expires_at": deadline,
+                }
             )
+    written = await _fan_out_by_news(ctx, messages, "event_closing", not_registered=True)
     await mark_planned(session=ctx.session, keys=todo, now=ctx.now)
     return written
 

@@ -38,8 +38,9 @@ class JsonRequest(HTTPXRequest):
     bodies as well; encoding one is a single `json.dumps`. Calls that upload files keep the
     multipart form.
 
-    Replies share Telegram's ~30 messages a second with the outbox dispatcher: each one is
-    reported to the watchers (the dispatcher's pacer), which leave it a slot. A reply that
+    Replies share Telegram's ~30 messages a second with the outbox dispatcher: each one asks
+    the watchers (the dispatcher's pacer) for a slot, waiting a few milliseconds at most
+    when it would be the 31st send within a second, and the broadcast leaves it room. A reply that
     still meets flood control waits the `retry_after` Telegram asks for, up to
     MAX_REPLY_WAIT, and goes once more, so the person gets their answer a second late
     rather than never; the dispatcher pauses for the same time.
@@ -75,7 +76,7 @@ class JsonRequest(HTTPXRequest):
             return await self._send(url, method, request_data, **timeouts)
         chat_id = request_data.parameters.get("chat_id") if request_data else None
         for watcher in self._watchers:
-            watcher.direct_send(chat_id if isinstance(chat_id, int) else None)
+            await watcher.reply_slot(chat_id if isinstance(chat_id, int) else None)
         status, body = await self._send(url, method, request_data, **timeouts)
         seconds = _retry_after(body) if status == 429 else None
         if seconds is None:

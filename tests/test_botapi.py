@@ -125,7 +125,7 @@ class Watcher:
     def __init__(self) -> None:
         self.events: list[tuple[str, object]] = []
 
-    def direct_send(self, chat_id: int | None) -> None:
+    async def reply_slot(self, chat_id: int | None) -> None:
         self.events.append(("reply", chat_id))
 
     def flood_wait(self, seconds: float) -> None:

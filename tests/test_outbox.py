@@ -19,6 +19,7 @@ from bot.notifications.dispatcher import (
     CEILING,
     MAX_ATTEMPTS,
     RECOVER_AFTER,
+    REPLY_HOLD,
     SLOW_DOWN,
     TELEGRAM_PER_SECOND,
     WINDOW_MARGIN,
@@ -563,3 +564,49 @@ async def test_sends_that_left_late_do_not_make_31_in_a_second() -> None:
     await pacer.wait(TELEGRAM_PER_SECOND)
     # Spacing alone would start it 29 slots (0.986 s) after the first real start.
     assert time.now - first >= 1.0 + WINDOW_MARGIN - 1e-9
+
+
+async def test_a_reply_waits_for_room_instead_of_being_the_31st_in_a_second() -> None:
+    time = FakeTime()
+    pacer = Pacer(CEILING, monotonic=time.monotonic, sleep=time.sleep)
+    for chat in range(TELEGRAM_PER_SECOND):  # a broadcast at full pace
+        await pacer.wait(chat)
+        pacer.started()
+    first = 1000.0
+    await pacer.reply_slot(7)  # someone asks for /dues right now
+    assert time.now == pytest.approx(first + 1.0 + WINDOW_MARGIN)
+    # ...and the broadcast's next send leaves room after it.
+    await pacer.wait(TELEGRAM_PER_SECOND)
+    assert time.now > first + 1.0 + WINDOW_MARGIN
+
+
+async def test_a_reply_does_not_slip_in_before_a_granted_send() -> None:
+    time = FakeTime()
+    pacer = Pacer(CEILING, monotonic=time.monotonic, sleep=time.sleep)
+    for chat in range(TELEGRAM_PER_SECOND - 1):
+        await pacer.wait(chat)
+        pacer.started()
+    await pacer.wait(99)  # the 30th: granted, its task not started yet
+    granted = time.now
+    await pacer.reply_slot(7)
+    assert time.now >= 1000.0 + 1.0 + WINDOW_MARGIN > granted
+
+
+async def test_a_reply_never_waits_longer_than_reply_hold() -> None:
+    time = FakeTime()
+    pacer = Pacer(CEILING, monotonic=time.monotonic, sleep=time.sleep)
+    for chat in range(TELEGRAM_PER_SECOND):  # thirty people answered in the same instant
+        pacer.direct_send(chat)
+    await pacer.reply_slot(99)  # the window opens a second later; the reply goes sooner
+    assert time.now == pytest.approx(1000.0 + REPLY_HOLD)
+
+
+async def test_a_granted_slot_that_never_started_stops_counting() -> None:
+    time = FakeTime()
+    pacer = Pacer(CEILING, monotonic=time.monotonic, sleep=time.sleep)
+    for chat in range(TELEGRAM_PER_SECOND):
+        await pacer.wait(chat)  # granted, but (a bug, a cancelled task) never started
+    time.now += 5.0
+    asked = time.now
+    await pacer.reply_slot(7)
+    assert time.now == asked

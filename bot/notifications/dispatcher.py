@@ -71,6 +71,9 @@ MAX_SLOW_DOWN = 1.25  # never slower than 80 % of the configured rate
 # with the one a second after it.
 TELEGRAM_PER_SECOND = 30
 WINDOW_MARGIN = 0.02
+# A reply waits at most this long for the 30-in-a-second window (~34 ms at full pace).
+REPLY_HOLD = 0.25
+GRANT_EXPIRES = 2.0  # a granted slot whose send never started stops counting
 RECOVER_AFTER = 300  # sends without a 429 (~10 s) before the pace creeps back up a step
 
 
@@ -99,16 +102,29 @@ class Pacer:
         self._paused_until = 0.0
         self._chat_next: dict[int, float] = {}
         self._starts: deque[float] = deque(maxlen=TELEGRAM_PER_SECOND)
+        # When `wait` granted the slots whose send has not started yet (`started` takes one).
+        self._granted: deque[float] = deque()
 
     def started(self) -> None:
         """A send is leaving now (its real start, which may be later than planned)."""
+        if self._granted:
+            self._granted.popleft()
         self._starts.append(self._monotonic())
 
     def _window_opens(self) -> float:
-        """When a send may start without making 31 in a second of real starts."""
-        if len(self._starts) < TELEGRAM_PER_SECOND:
+        """When a send may start without making 31 in a second of real starts.
+
+        Slots granted but not started yet count from the moment they were granted (a reply
+        must not slip in before them); one not started within GRANT_EXPIRES (its send never
+        came) is forgotten.
+        """
+        now = self._monotonic()
+        while self._granted and self._granted[0] < now - GRANT_EXPIRES:
+            self._granted.popleft()
+        if len(self._starts) + len(self._granted) < TELEGRAM_PER_SECOND:
             return 0.0
-        return self._starts[0] + 1.0 + WINDOW_MARGIN
+        ahead = sorted([*self._starts, *self._granted])
+        return ahead[-TELEGRAM_PER_SECOND] + 1.0 + WINDOW_MARGIN
 
     def pause(self, seconds: float) -> None:
         """Start nothing for `seconds` (Telegram said so with a 429), then go a little slower.
@@ -124,8 +140,16 @@ class Pacer:
         self._next = max(self._next, now + seconds)
         self._clean = 0
 
+    async def reply_slot(self, chat_id: int | None) -> None:
+        """A reply is about to go: it waits (at most REPLY_HOLD) until it would not be the
+        31st send within a second, then takes the next slot of the pace."""
+        deadline = self._monotonic() + REPLY_HOLD
+        while (opens := min(self._window_opens(), deadline)) > (now := self._monotonic()):
+            await self._sleep(opens - now)
+        self.direct_send(chat_id)
+
     def direct_send(self, chat_id: int | None) -> None:
-        """A reply went out: it takes the next slot, so the total stays at the pace."""
+        """A reply goes out now: it takes the next slot, so the total stays at the pace."""
         now = self._monotonic()
         self._starts.append(now)
         self._next = max(self._next, now) + self.interval
@@ -155,6 +179,10 @@ class Pacer:
             late = self._monotonic() - start
             if late > LATE_TOLERANCE:
                 self._next = max(self._next, start + late + self.interval)
+        # A reply may have gone while we slept: look at the window again.
+        while (opens := self._window_opens()) > (now := self._monotonic()):
+            await self._sleep(opens - now)
+        self._granted.append(now)  # until the send's `started()`
 
 
 class Dispatcher:

@@ -89,8 +89,8 @@ PROACTIVE: ContextVar[bool] = ContextVar("proactive_send", default=False)
 class SendWatcher(Protocol):
     """Told about the bot's other sends, so proactive ones leave room for them."""
 
-    def direct_send(self, chat_id: int | None) -> None:
-        """A reply (or edit) to `chat_id` is going out now."""
+    async def reply_slot(self, chat_id: int | None) -> None:
+        """A reply (or edit) to `chat_id` is about to go out: wait for room, take a slot."""
 
     def flood_wait(self, seconds: float) -> None:
         """Telegram answered a reply with a 429: the whole bot waits `seconds`."""

@@ -21,7 +21,7 @@ from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 from bot.cli import main
-from bot.db import alembic_config
+from bot.db import Database, alembic_config
 from tests.conftest import EXAMPLES
 
 VARS = ("BOT_TOKEN", "BOT_API_URL", "DATABASE_URL", "ADMIN_IDS", "TIMEZONE")
@@ -705,6 +705,51 @@ async def test_the_remembered_username_is_used_and_kept_current(db_file: Path) -
             assert await botstate.bot_username(session=session) == "new_bot"
     finally:
         await database.dispose()
+
+
+async def test_processes_starting_together_both_remember_the_username(db: Database) -> None:
+    """Each `amu-bot run` remembers its username at start-up. Two starting on one fresh
+    database write the same key at once: neither may fail on the other's row."""
+    import asyncio
+    from datetime import UTC, timedelta
+
+    from sqlalchemy import text
+
+    from bot.services import botstate
+    from models import BotState
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: on SQLite amu-bot runs as one process")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    other = Database.from_url(db.engine.url.render_as_string(hide_password=False))
+    try:
+        async with other.engine.connect() as starting:
+            # The other process has written the row, not committed yet: this one reads
+            # nothing, then its write waits for the other's commit.
+            await starting.execute(
+                text("INSERT INTO bot_state (key, value, updated_at) VALUES (:k, :v, :at)"),
+                {"k": botstate.USERNAME, "v": "amu_bot", "at": now},
+            )
+            async with db.session() as session:
+                remembering = asyncio.create_task(
+                    botstate.remember_username(session=session, username="amu_bot", now=now)
+                )
+                await asyncio.sleep(0.5)
+                assert not remembering.done()
+                await starting.commit()
+                await asyncio.wait_for(remembering, timeout=10)
+    finally:
+        await other.dispose()
+    later = now + timedelta(days=1)
+    async with db.session() as session:
+        await botstate.remember_username(session=session, username="amu_bot", now=later)
+        state = await session.get(BotState, botstate.USERNAME)
+        assert state is not None and state.updated_at == now  # the same name: not rewritten
+        await botstate.remember_username(session=session, username="new_bot", now=later)
+    async with db.session() as session:
+        assert await botstate.bot_username(session=session) == "new_bot"
+        state = await session.get(BotState, botstate.USERNAME)
+        assert state is not None and state.updated_at == later
 
 
 def test_a_missing_postgresql_database_is_named(cli: Invoke) -> None:

@@ -6,20 +6,28 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from bot.services.outbox import insert_for
 from models import BotState
 
 USERNAME = "username"
 
 
 async def remember(*, session: AsyncSession, key: str, value: str, now: datetime) -> None:
-    """Store `value` under `key`, replacing what was there; commits."""
-    state = await session.get(BotState, key)
-    if state is None:
-        session.add(BotState(key=key, value=value, updated_at=now))
-    elif state.value != value:
-        state.value = value
-        state.updated_at = now
+    """Store `value` under `key`, replacing what was there; commits.
+
+    One upsert: processes starting together on one database all write the same key, and a
+    read-then-insert would fail in all of them but the first (unique key).
+    """
+    insert = insert_for(session, BotState).values(key=key, value=value, updated_at=now)
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
+            where=col(BotState.value) != insert.excluded.value,
+        )
+    )
     await session.commit()
 
 

@@ -610,3 +610,25 @@ async def test_a_granted_slot_that_never_started_stops_counting() -> None:
     asked = time.now
     await pacer.reply_slot(7)
     assert time.now == asked
+
+
+async def test_dispatchers_of_several_processes_share_the_pace(db: Database) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serves one process")
+    clock = clock_at()
+    second_db = Database.from_url(db.engine.url.render_as_string(hide_password=False))
+    try:
+        a = dispatcher(db, FakeSender(), clock, rate=25)
+        b = dispatcher(second_db, FakeSender(), clock, rate=25)
+        await a.start()
+        assert a.pacer.base_interval == pytest.approx(1 / 25)
+        await b.start()
+        await a.recover()  # every RECOVER_EVERY seconds in a running bot
+        assert a.pacer.base_interval == pytest.approx(2 / 25)  # 12.5 a second each
+        assert b.pacer.base_interval == pytest.approx(2 / 25)
+        await b.stop()
+        await a.recover()
+        assert a.pacer.base_interval == pytest.approx(1 / 25)  # alone again: the whole pace
+        await a.stop()
+    finally:
+        await second_db.dispose()

@@ -93,7 +93,9 @@ class Pacer:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.base_interval = self.interval = 1.0 / min(rate, CEILING)
+        self.rate = min(rate, CEILING)
+        self.base_interval = self.interval = 1.0 / self.rate
+        self.dispatchers = 1
         self._clean = 0
         self.per_chat = per_chat
         self._monotonic = monotonic
@@ -125,6 +127,22 @@ class Pacer:
             return 0.0
         ahead = sorted([*self._starts, *self._granted])
         return ahead[-TELEGRAM_PER_SECOND] + 1.0 + WINDOW_MARGIN
+
+    def share(self, dispatchers: int) -> None:
+        """`dispatchers` processes send for this bot: each keeps to its share of the pace, so
+        together they stay at SEND_RATE (Telegram's limit is the bot's, not a process's)."""
+        dispatchers = max(1, dispatchers)
+        if dispatchers == self.dispatchers:
+            return
+        slowed = self.interval / self.base_interval
+        self.dispatchers = dispatchers
+        self.base_interval = dispatchers / self.rate
+        self.interval = self.base_interval * slowed
+        log.info(
+            "%d dispatchers share the pace: %.1f messages a second each",
+            dispatchers,
+            self.rate / dispatchers,
+        )
 
     def pause(self, seconds: float) -> None:
         """Start nothing for `seconds` (Telegram said so with a 429), then go a little slower.
@@ -230,9 +248,13 @@ class Dispatcher:
             self._lock_conn = None
 
     async def recover(self) -> int:
-        """Put rows a dead dispatcher left in `sending` back to `pending`."""
+        """Put rows a dead dispatcher left in `sending` back to `pending`; take this
+        process's share of the pace among the live dispatchers (PostgreSQL)."""
         self._last_recover = time.monotonic()
         released = 0
+        if self._lock_conn is not None:
+            self.pacer.share(await outbox.holders(self._lock_conn, DISPATCHER_NAMESPACE))
+            await self._lock_conn.commit()
         async with self.db.session() as session:
             owners = await outbox.orphan_owners(session=session, me=self.owner)
             await session.commit()

@@ -547,6 +547,22 @@ async def try_lock(conn: AsyncConnection, key: int, namespace: int = LOCK_NAMESP
     return bool(got.scalar())
 
 
+async def holders(conn: AsyncConnection, namespace: int) -> int:
+    """How many sessions hold a try_lock in `namespace` on this database (PostgreSQL's
+    pg_locks lists every database's on the server); 1 on SQLite, which serves one process."""
+    if conn.dialect.name != "postgresql":
+        return 1
+    count = await conn.execute(
+        text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2"
+            " AND classid = :ns AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ),
+        {"ns": namespace},
+    )
+    return int(count.scalar_one())
+
+
 async def unlock(conn: AsyncConnection, key: int, namespace: int = LOCK_NAMESPACE) -> None:
     """Release a lock taken with try_lock."""
     if conn.dialect.name == "postgresql":

@@ -176,6 +176,7 @@ def _where(url: str) -> str:
 def _db_failure(settings: Settings, exc: BaseException) -> typer.Exit:
     """A database that cannot be reached or used: one or two lines, no traceback."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import StatementError
 
     from bot.db import NotMigratedError, SchemaError, sqlite_file
 
@@ -204,6 +205,9 @@ def _db_failure(settings: Settings, exc: BaseException) -> typer.Exit:
         detail = cliui.os_error(os_errors[0], tr)
     else:
         detail = (str(chain[-1]).strip().splitlines() or [type(chain[-1]).__name__])[0][:200]
+        if any(isinstance(e, StatementError) for e in chain):
+            # The database answered: the statement failed, the connection is fine.
+            return _fail(tr.t("cli.db_error", where=_where(settings.database_url), detail=detail))
     return _fail(tr.t("cli.db_unreachable", where=_where(settings.database_url), detail=detail))
 
 

@@ -762,3 +762,28 @@ def test_a_missing_postgresql_database_is_named(cli: Invoke) -> None:
     result = cli("db", "upgrade", env={"DATABASE_URL": url, "LANG": "uk_UA.UTF-8"})
     assert result.exit_code == 1
     assert "на сервері немає бази даних «amu_no_such_db»" in flat(result.stderr)
+
+
+def test_a_failed_statement_is_not_called_an_unreachable_database(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The database answered with an error: it is reachable, and saying otherwise sends
+    staff hunting for a network problem."""
+    import typer
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from bot import cli
+    from bot.config import load_settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://amu@127.0.0.1:5432/amu")
+    settings = load_settings()
+    duplicate = IntegrityError(
+        "INSERT INTO bot_state ...", {}, Exception('duplicate key value "pk_bot_state"')
+    )
+    refused = OperationalError("connect", {}, ConnectionRefusedError(111, "Connection refused"))
+    assert isinstance(cli._db_failure(settings, duplicate), typer.Exit)
+    assert isinstance(cli._db_failure(settings, refused), typer.Exit)
+    said = " ".join(capsys.readouterr().err.split())
+    assert said.count("Помилка бази даних") + said.count("Database error") == 1
+    assert 'duplicate key value "pk_bot_state"' in said
+    assert said.count("Немає зв'язку з базою даних") + said.count("Cannot reach the database") == 1

@@ -17,9 +17,11 @@ from bot.context import AppContext
 from bot.i18n import N_, Tr
 from bot.notifications.sender import OutgoingMessage
 from bot.notifications.telegram_sender import TelegramSender
+from bot.regions import region_name
 from bot.services import announce_drafts as drafts
 from bot.services import announcements, audiences, callers
 from bot.services.announce_drafts import MAX_DOCUMENT_BYTES, Author, DraftError, Step
+from bot.text import ukrainian_sort_key
 from handlers import fallback
 from handlers.callback_data import CHOICE, ID, Callback
 from handlers.common import answer, caller_of, esc, inline, reply, show
@@ -116,8 +118,9 @@ async def _ask_audience(update: Update, context: AppContext, author: Author) -> 
     if author.region is not None:
         async with context.db.session() as session:
             regions = await drafts.regions(session=session)
+        mine = region_name(tr, author.region)
         rows = [
-            [(tr.t("announce.btn.my_region", region=author.region), REGION.build(n))]
+            [(tr.t("announce.btn.my_region", region=mine), REGION.build(n))]
             for n, name in enumerate(regions)
             if name == author.region and n < 100
         ]
@@ -144,7 +147,8 @@ def _describe(tr: Tr, audience: str) -> str:
         "event": N_("announce.aud.event"),
         "overdue": N_("announce.aud.overdue"),
     }[parsed.kind]
-    return tr.t(msgid, name=esc(parsed.argument))
+    name = region_name(tr, parsed.argument) if parsed.kind == "region" else parsed.argument
+    return tr.t(msgid, name=esc(name))
 
 
 async def _preview(update: Update, context: AppContext, author: Author) -> None:
@@ -347,10 +351,18 @@ async def on_audience(update: Update, context: AppContext) -> None:
         rows: list[list[tuple[str, str]]]
         if n == BY_REGION:
             names = await drafts.regions(session=session)
-            rows = [[(name, REGION.build(i))] for i, name in enumerate(names[:100])]
+            labelled = sorted(  # in the reader's language and alphabetical order
+                ((region_name(tr, name), i) for i, name in enumerate(names[:100])),
+                key=lambda pair: ukrainian_sort_key(pair[0]),
+            )
+            rows = [[(label, REGION.build(i))] for label, i in labelled]
         elif n == BY_SECTION:
             sections = await drafts.section_choices(session=session)
-            rows = [[(tr.name(s.name_uk, s.name_en)[:60], SECTION.build(s.id))] for s in sections]
+            named = sorted(
+                ((tr.name(s.name_uk, s.name_en), s.id) for s in sections),
+                key=lambda pair: ukrainian_sort_key(pair[0]),
+            )
+            rows = [[(name[:60], SECTION.build(section_id))] for name, section_id in named]
         elif n == BY_EVENT:
             events = await drafts.event_choices(session=session, now=context.clock.now())
             rows = [[(tr.name(e.name_uk, e.name_en)[:60], EVENT.build(e.id))] for e in events]

@@ -139,7 +139,7 @@ async def test_coordinators_address_only_their_region(
     await harness.press(COORDINATOR, "ann:nolink")
     rows = markup(harness)["inline_keyboard"]
     [button] = [b for row in rows for b in row if b["callback_data"] != "ann:x"]
-    assert button["text"] == "Посадовим особам регіону: Полтавська"
+    assert button["text"] == "Посадовим особам регіону: Полтавська обл."
     await harness.press(COORDINATOR, "ann:a:0")  # forged: everyone
     assert "лише посадовим особам свого регіону" in (harness.request.answers()[-1] or "")
     await harness.press(COORDINATOR, "ann:r:0")  # the first region is not theirs
@@ -318,3 +318,22 @@ async def test_a_forged_attachments_button_changes_nothing(
     draft = await draft_of(examples, ADMIN_ID)
     assert draft is not None and draft.step == "audience"
     assert draft.document_file_id == PDF["file_id"] and draft.link_url is None
+
+
+async def test_regions_are_offered_in_the_authors_language_and_order(
+    examples: Database, harness: Harness
+) -> None:
+    await harness.press(ADMIN_ID, "ann:go", lang="en")
+    await harness.send(ADMIN_ID, "Regional coordinators' meeting", lang="en")
+    await harness.press(ADMIN_ID, "ann:nolink", lang="en")
+    await harness.press(ADMIN_ID, "ann:a:1", lang="en")
+    rows = markup(harness)["inline_keyboard"]
+    labels = [row[0]["text"] for row in rows[:-1]]
+    assert "Poltava Oblast" in labels and "Полтавська" not in labels
+    assert labels == sorted(labels)  # Latin letters: plain order is the English one
+    poltava = next(row[0]["callback_data"] for row in rows if row[0]["text"] == "Poltava Oblast")
+    await harness.press(ADMIN_ID, poltava, lang="en")
+    await harness.press(ADMIN_ID, "ann:now", lang="en")
+    assert "officials in Poltava Oblast" in harness.request.texts()[-1]
+    draft = await draft_of(examples, ADMIN_ID)
+    assert draft is not None and draft.audience == "region:Полтавська"

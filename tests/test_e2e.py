@@ -34,6 +34,17 @@ def fake() -> Iterator[FakeBotAPI]:
         yield api
 
 
+def stop_bot(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a running `amu-bot` as Ctrl-C would; kill it if it has not ended in 20 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def _env(fake: FakeBotAPI, database_url: str, **extra: str) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "ADMIN_", "DATABASE_"))
@@ -67,13 +78,7 @@ def running_bot(
         fake.wait_for("deleteWebhook", timeout=30)  # polling starts right after it
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_bot(proc)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from bot.localapi import Call, FakeBotAPI
 from bot.services import announcements
 from models import Outbox, OutboxStatus, TelegramUser
 from tests.notify_support import add_member, add_person
-from tests.test_e2e import ADMIN, TOKEN, _amu_bot, _env
+from tests.test_e2e import ADMIN, TOKEN, _amu_bot, _env, stop_bot
 
 FIRST = 5000
 
@@ -48,13 +48,7 @@ def bot(fake: FakeBotAPI, database_url: str, log: Path) -> Iterator[subprocess.P
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_bot(proc)
 
 
 async def officials(db: Database, n: int) -> list[int]:

@@ -33,7 +33,7 @@ from bot.localapi import Call, FakeBotAPI
 from bot.notifications.dispatcher import DISPATCHER_NAMESPACE
 from bot.services import deadlines, outbox
 from models import OutboxStatus
-from tests.test_e2e import TOKEN, _amu_bot, _env
+from tests.test_e2e import TOKEN, _amu_bot, _env, stop_bot
 from tests.test_notify_e2e import (
     FIRST,
     announce,
@@ -100,13 +100,7 @@ def worker(
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_bot(proc)
 
 
 @contextmanager

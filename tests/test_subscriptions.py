@@ -271,6 +271,25 @@ async def add_event(
         return event.id
 
 
+async def enrol(db: Database, telegram_id: int, event_id: int, status: RegistrationStatus) -> None:
+    """A registration (or a place in the queue) of this person's official record."""
+    async with db.session() as session:
+        official = (
+            await session.execute(select(Official).where(col(Official.telegram_id) == telegram_id))
+        ).scalar_one()
+        assert official.id is not None
+        session.add(
+            Registration(
+                event_id=event_id,
+                official_id=official.id,
+                member_id=official.member_id,
+                status=status,
+                queued_at=NOW,
+            )
+        )
+        await session.commit()
+
+
 async def published(db: Database) -> list[Outbox]:
     return [r for r in await outbox_rows(db) if r.kind == "event_published"]
 
@@ -325,20 +344,8 @@ async def test_registration_closing_reaches_followers_not_yet_registered_once(
         await session.execute(
             update(Event).where(col(Event.id) == eid).values(registration_deadline=deadline)
         )
-        official = (
-            await session.execute(select(Official).where(col(Official.telegram_id) == 21))
-        ).scalar_one()
-        assert official.id is not None
-        session.add(
-            Registration(
-                event_id=eid,
-                official_id=official.id,
-                member_id=official.member_id,
-                status=RegistrationStatus.WAITLISTED,
-                queued_at=NOW,
-            )
-        )
         await session.commit()
+    await enrol(db, 21, eid, RegistrationStatus.WAITLISTED)
     clock = ManualClock(KYIV, NOW)
     assert (await run(db, clock)).written["closing"] == 0  # 30 hours ahead: not yet
     clock.advance(hours=7)
@@ -406,20 +413,8 @@ async def test_registration_closing_for_several_events_skips_only_their_own_regi
             .where(col(Event.id).in_([first, second]))
             .values(registration_deadline=NOW + timedelta(hours=20))
         )
-        official = (
-            await session.execute(select(Official).where(col(Official.telegram_id) == 11))
-        ).scalar_one()
-        assert official.id is not None
-        session.add(
-            Registration(
-                event_id=first,
-                official_id=official.id,
-                member_id=official.member_id,
-                status=RegistrationStatus.REGISTERED,
-                queued_at=NOW,
-            )
-        )
         await session.commit()
+    await enrol(db, 11, first, RegistrationStatus.REGISTERED)
     assert (await run(db, ManualClock(KYIV, NOW))).written["closing"] == 3
     rows = [r for r in await outbox_rows(db) if r.kind == "event_closing"]
     got = {(r.recipient, int(r.dedupe_key.split(":")[1])) for r in rows}
